@@ -1,0 +1,112 @@
+"""Django admin: tenants, users, roles and the (read-only) audit log, scoped to the admin's tenant."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AuditLog, JobRun, Notification, Tenant, User
+from accounts.tenancy import unscoped
+
+
+class TenantScopedAdminMixin:
+    """A tenant admin sees and edits only rows of their own tenant; a superuser sees all."""
+
+    tenant_field = "tenant"
+
+    def get_queryset(self, request):
+        with unscoped("admin filters by the admin's tenant explicitly below"):
+            queryset = self.model._default_manager.get_queryset()
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{self.tenant_field: request.user.tenant_id})
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(TenantScopedAdminMixin, DjangoUserAdmin):
+    list_display = ["username", "display_name", "email", "tenant", "is_active", "is_staff", "last_login"]
+    list_filter = ["is_active", "is_staff", "groups", "tenant"]
+    search_fields = ["username", "display_name", "email", "first_name", "last_name"]
+    fieldsets = DjangoUserAdmin.fieldsets + ((_("CRM"), {"fields": ("tenant", "display_name", "phone")}),)
+    add_fieldsets = DjangoUserAdmin.add_fieldsets + ((_("CRM"), {"fields": ("tenant", "display_name", "email")}),)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # A tenant admin cannot move users between tenants or hand out superuser rights.
+            fields += ["tenant", "is_superuser", "user_permissions"]
+        return fields
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not request.user.is_superuser:
+            from accounts.roles import ROLE_CODES
+
+            kwargs["queryset"] = Group.objects.filter(name__in=ROLE_CODES)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.tenant = request.user.tenant
+            obj.is_superuser = False
+        super().save_model(request, obj, form, change)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nothing can be added, changed or deleted from here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["created_at", "action", "actor_name", "object_type", "object_id", "object_repr", "ip_address"]
+    list_filter = ["action", "object_type", "created_at"]
+    search_fields = ["action", "actor_name", "object_repr", "object_id", "trace_id"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(JobRun)
+class JobRunAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["started_at", "job_name", "tenant", "status", "finished_at", "counts"]
+    list_filter = ["status", "job_name"]
+    search_fields = ["job_name", "error", "trace_id"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["created_at", "recipient", "kind", "message", "read_at", "emailed_at"]
+    list_filter = ["kind", "read_at"]
+    search_fields = ["message", "recipient__username"]
+
+
+admin.site.site_header = _("Customer Success CRM administration")
+admin.site.site_title = _("CRM admin")

@@ -1,0 +1,96 @@
+"""JWT endpoints: obtain (with lockout and audit) and refresh (rotation + blacklist)."""
+
+from django.contrib.auth import authenticate
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenRefreshView as SimpleTokenRefreshView
+
+from accounts.api.serializers import (
+    NotificationSerializer,
+    TokenObtainSerializer,
+    TokenPairSerializer,
+    TokenRefreshRequestSerializer,
+)
+from accounts.models import Notification
+from accounts.services import audit_record, notification_mark_read
+from crm_project.api import codes
+from crm_project.api.envelope import api_error, api_response
+
+
+class TokenObtainView(APIView):
+    """Exchange username and password for an access and a refresh token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=TokenObtainSerializer, responses={200: TokenPairSerializer}, tags=["auth"])
+    def post(self, request):
+        serializer = TokenObtainSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        # The plain Django request: django-axes counts failures and locks out on it.
+        user = authenticate(
+            request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            return api_error(
+                codes.NOT_AUTHENTICATED,
+                _("Invalid username or password."),
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="api"'},
+            )
+        refresh = RefreshToken.for_user(user)
+        audit_record(action="crm.auth.token_issued", actor=user, obj=user, request=request._request, tenant=user.tenant)
+        return api_response({"access": str(refresh.access_token), "refresh": str(refresh)})
+
+
+class TokenRefreshView(SimpleTokenRefreshView):
+    """Exchange a refresh token for a new pair; the old refresh token is blacklisted."""
+
+    authentication_classes = []
+
+    @extend_schema(request=TokenRefreshRequestSerializer, responses={200: TokenPairSerializer}, tags=["auth"])
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class NotificationListView(ListAPIView):
+    """The caller's own notifications, newest first; `unread=true` keeps only unread ones."""
+
+    serializer_class = NotificationSerializer
+    sort_fields = {"created_at": "created_at", "kind": "kind", "read_at": "read_at"}
+    default_sort = ["-created_at"]
+
+    @extend_schema(
+        tags=["notifications"],
+        parameters=[OpenApiParameter("unread", bool, description="only unread notifications")],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = Notification.objects.filter(recipient=self.request.user)
+        unread = self.request.query_params.get("unread")
+        if unread not in (None, "", "true", "false"):
+            raise ValidationError({"unread": [_("Must be 'true' or 'false'.")]})
+        if unread == "true":
+            queryset = queryset.filter(read_at__isnull=True)
+        return queryset
+
+
+class NotificationReadView(APIView):
+    """Mark one of the caller's notifications as read (another user's id answers 404)."""
+
+    @extend_schema(request=None, responses={200: NotificationSerializer}, tags=["notifications"])
+    def post(self, request, notification_id: int):
+        notification = get_object_or_404(Notification.objects.filter(recipient=request.user), pk=notification_id)
+        notification_mark_read(user=request.user, notification_id=notification.pk)
+        notification.refresh_from_db()
+        return api_response(NotificationSerializer(notification).data)

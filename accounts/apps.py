@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = _("Accounts and tenants")
+
+    def ready(self) -> None:
+        from accounts import roles, signals  # noqa: F401  (signal receivers register on import)
+
+        # After every app has migrated, so permissions of later apps exist too.
+        post_migrate.connect(roles.sync_roles, dispatch_uid="accounts.sync_roles")

@@ -1,0 +1,36 @@
+"""Filters of the audit log and job-run pages."""
+
+import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AuditLog, JobRun
+
+
+class AuditLogFilterSet(django_filters.FilterSet):
+    action = django_filters.CharFilter(label=_("Action"), lookup_expr="startswith")
+    actor = django_filters.CharFilter(label=_("Actor"), field_name="actor_name", lookup_expr="icontains")
+    object_type = django_filters.CharFilter(label=_("Object type"), lookup_expr="iexact")
+    object_id = django_filters.CharFilter(label=_("Object id"))
+    date_from = django_filters.DateFilter(
+        label=_("From"),
+        field_name="created_at",
+        lookup_expr="date__gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = django_filters.DateFilter(
+        label=_("To"), field_name="created_at", lookup_expr="date__lte", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    class Meta:
+        model = AuditLog
+        fields = ["action", "actor", "object_type", "object_id", "date_from", "date_to"]
+
+
+class JobRunFilterSet(django_filters.FilterSet):
+    job_name = django_filters.CharFilter(label=_("Job"), lookup_expr="icontains")
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=JobRun.Status.choices)
+
+    class Meta:
+        model = JobRun
+        fields = ["job_name", "status"]

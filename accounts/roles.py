@@ -1,0 +1,58 @@
+"""Roles are Django groups with permissions; apps add the permissions their features need."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+TENANT_ADMIN = "tenant_admin"
+CS_LEAD = "cs_lead"
+CSM = "csm"
+FINANCE = "finance"
+VIEWER = "viewer"
+
+ROLE_CODES = (TENANT_ADMIN, CS_LEAD, CSM, FINANCE, VIEWER)
+ROLE_LABELS = {
+    TENANT_ADMIN: _("Tenant administrator"),
+    CS_LEAD: _("Customer success lead"),
+    CSM: _("Customer success manager"),
+    FINANCE: _("Finance"),
+    VIEWER: _("Viewer"),
+}
+
+# role -> "app_label.codename" permissions. Apps extend this from their AppConfig.ready().
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    TENANT_ADMIN: {
+        "accounts.view_auditlog",
+        "accounts.view_jobrun",
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+    },
+    CS_LEAD: {"accounts.view_user"},
+    CSM: set(),
+    FINANCE: set(),
+    VIEWER: set(),
+}
+
+
+def register_role_permissions(mapping: dict[str, set[str] | list[str]]) -> None:
+    """Add permissions to roles; called by each app when it loads."""
+    for role, perms in mapping.items():
+        if role not in ROLE_PERMISSIONS:
+            raise ValueError(f"unknown role {role!r}")
+        ROLE_PERMISSIONS[role].update(perms)
+
+
+def sync_roles(**_kwargs) -> None:
+    """Create the role groups and give them exactly their registered permissions (runs after migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    wanted = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    by_key = {}
+    for perm in Permission.objects.select_related("content_type").filter(
+        codename__in={p.split(".", 1)[1] for p in wanted}
+    ):
+        by_key[f"{perm.content_type.app_label}.{perm.codename}"] = perm
+    for role in ROLE_CODES:
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.set([by_key[p] for p in sorted(ROLE_PERMISSIONS[role]) if p in by_key])

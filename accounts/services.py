@@ -1,0 +1,246 @@
+"""Writes with rules for the accounts app: tenants and users, the audit log, notifications and job runs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.mail import send_mail
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from accounts.models import AuditLog, JobRun, Notification, Tenant, User
+from accounts.roles import ROLE_CODES, TENANT_ADMIN
+from accounts.tenancy import current_tenant, tenant_scope, unscoped
+from crm_project.middleware import current_trace_id
+
+logger = logging.getLogger(__name__)
+
+# Values of these fields never reach the audit log in clear text.
+_SECRET_FIELD = re.compile(r"password|secret|token|signature|api_key", re.IGNORECASE)
+_PARTIAL_FIELD = re.compile(r"phone|mobile|email|wechat|amount", re.IGNORECASE)
+
+
+def mask_value(field: str, value: Any) -> Any:
+    """Mask a sensitive value: secrets entirely, contact details and amounts partly."""
+    if value is None or value == "":
+        return value
+    if _SECRET_FIELD.search(field):
+        return "***"
+    if _PARTIAL_FIELD.search(field):
+        text = str(value)
+        if "@" in text:
+            name, _sep, domain = text.partition("@")
+            return f"{name[:1]}***@{domain}"
+        if len(text) <= 4:
+            return "***"
+        return f"{text[:3]}***{text[-2:]}"
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly form of a model field value."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (int, float, bool, str)) or value is None:
+        return value
+    return str(value)
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    object_repr: str = "",
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    request=None,
+    tenant: Tenant | None = None,
+) -> AuditLog:
+    """Append one entry to the audit log. `changes` maps a field to (old, new); sensitive values are masked."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+        object_repr = object_repr or str(obj)[:200]
+    masked = {
+        field: {"old": mask_value(field, _plain(old)), "new": mask_value(field, _plain(new))}
+        for field, (old, new) in (changes or {}).items()
+    }
+    entry_tenant = tenant or current_tenant() or getattr(actor, "tenant", None)
+    entry = AuditLog(
+        tenant=entry_tenant,
+        actor=actor if actor is not None and actor.pk else None,
+        actor_name=(actor.get_username() if actor is not None else "")[:150],
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        object_repr=object_repr[:200],
+        changes=masked,
+        ip_address=client_ip(request) if request is not None else None,
+        trace_id=current_trace_id() if current_trace_id() != "-" else "",
+    )
+    # The entry names its tenant explicitly, so it is written whatever scope is active.
+    with unscoped("audit entries carry their own tenant"):
+        entry.save()
+    return entry
+
+
+def diff_fields(instance: models.Model, data: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The (old, new) pairs of the fields in `data` whose value would change on `instance`."""
+    changes = {}
+    for field, new in data.items():
+        old = getattr(instance, field, None)
+        if _plain(old) != _plain(new):
+            changes[field] = (old, new)
+    return changes
+
+
+def client_ip(request) -> str | None:
+    """The caller's address as Django saw it (the proxy setting decides whether forwarded headers count)."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def notify(
+    user: User,
+    kind: str,
+    obj: models.Model | None,
+    message: str,
+    *,
+    dedup_key: str | None = None,
+    link: str = "",
+    email: bool = True,
+) -> Notification | None:
+    """Tell a user something in-app (and by e-mail). With a `dedup_key`, the same key never notifies twice.
+
+    Returns the new notification, or None when this key had already been delivered.
+    """
+    notification = Notification(
+        tenant=user.tenant,
+        recipient=user,
+        kind=kind,
+        message=message[:500],
+        link=link,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        dedup_key=dedup_key,
+    )
+    try:
+        # A savepoint keeps the caller's transaction usable when the unique key says "already sent".
+        with transaction.atomic(), tenant_scope(user.tenant):
+            notification.save()
+    except IntegrityError:
+        return None
+    if email and user.email:
+        _send_notification_email(notification)
+    return notification
+
+
+def _send_notification_email(notification: Notification) -> None:
+    try:
+        send_mail(
+            subject=f"[CRM] {notification.message[:80]}",
+            message=notification.message + (f"\n\n{notification.link}" if notification.link else ""),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[notification.recipient.email],
+        )
+    except Exception:  # a mail outage must not undo the in-app notification
+        logger.exception("e-mail for notification %s failed", notification.pk)
+        return
+    with tenant_scope(notification.recipient.tenant):
+        Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
+
+
+def notification_mark_read(*, user: User, notification_id: int | None = None) -> int:
+    """Mark one (or, without an id, every) unread notification of the user as read; returns how many."""
+    queryset = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if notification_id is not None:
+        queryset = queryset.filter(pk=notification_id)
+    return queryset.update(read_at=timezone.now())
+
+
+@contextmanager
+def job_run(job_name: str, tenant: Tenant | None = None) -> Iterator[dict[str, int]]:
+    """Record one run of a job. The block fills the yielded dict with counts; an exception marks it failed."""
+    with unscoped("job runs are written for every tenant and for global jobs"):
+        run = JobRun.objects.create(job_name=job_name, tenant=tenant, trace_id=current_trace_id())
+    counts: dict[str, int] = {}
+    try:
+        yield counts
+    except Exception as exc:
+        with unscoped("closing a job run record"):
+            JobRun.objects.filter(pk=run.pk).update(
+                status=JobRun.Status.FAILED,
+                finished_at=timezone.now(),
+                counts=counts,
+                error="".join(traceback.format_exception_only(exc)).strip()[:4000],
+            )
+        raise
+    with unscoped("closing a job run record"):
+        JobRun.objects.filter(pk=run.pk).update(
+            status=JobRun.Status.SUCCEEDED, finished_at=timezone.now(), counts=counts
+        )
+
+
+class TenantExists(Exception):
+    """`tenant_create` was asked for a name that is already taken."""
+
+
+@transaction.atomic
+def tenant_create(*, name: str, admin_username: str, admin_password: str, actor: User | None = None) -> Tenant:
+    """Create a tenant with its first administrator (staff, role tenant_admin)."""
+    name = name.strip()
+    if not name:
+        raise ValueError("tenant name must not be empty")
+    if Tenant.objects.filter(name=name).exists():
+        raise TenantExists(name)
+    tenant = Tenant.objects.create(name=name)
+    user_create(
+        tenant=tenant, username=admin_username, password=admin_password, role=TENANT_ADMIN, is_staff=True, actor=actor
+    )
+    audit_record(action="crm.tenant.created", actor=actor, obj=tenant, tenant=tenant)
+    return tenant
+
+
+@transaction.atomic
+def user_create(
+    *,
+    tenant: Tenant,
+    username: str,
+    password: str,
+    role: str,
+    email: str = "",
+    display_name: str = "",
+    is_staff: bool | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create a staff user of `tenant` with one role; the password is checked by the configured validators."""
+    from django.contrib.auth.password_validation import validate_password
+
+    if role not in ROLE_CODES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLE_CODES)}")
+    user = User(
+        tenant=tenant,
+        username=username,
+        email=email,
+        display_name=display_name,
+        is_staff=(role == TENANT_ADMIN) if is_staff is None else is_staff,
+    )
+    validate_password(password, user)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    user.groups.set([Group.objects.get(name=role)])
+    audit_record(action="crm.user.created", actor=actor, obj=user, tenant=tenant, changes={"role": (None, role)})
+    return user

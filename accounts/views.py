@@ -1,0 +1,94 @@
+"""Staff pages of the accounts app: sign-in, password, notifications, audit log, job runs."""
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.filtersets import AuditLogFilterSet, JobRunFilterSet
+from accounts.models import AuditLog, JobRun, Notification
+from accounts.services import notification_mark_read
+
+PAGE_SIZE = 25
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("accounts:password_change_done")
+
+
+def _paginate(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _render_list(request, template, partial, context):
+    # An htmx request (filtering, paging) only needs the results block.
+    return render(request, partial if request.htmx else template, context)
+
+
+@login_required
+def notification_list(request):
+    queryset = Notification.objects.filter(recipient=request.user)
+    if request.GET.get("unread") == "1":
+        queryset = queryset.filter(read_at__isnull=True)
+    page_obj = _paginate(request, queryset)
+    return _render_list(
+        request,
+        "accounts/notification_list.html",
+        "accounts/_notification_results.html",
+        {"page_obj": page_obj, "unread_only": request.GET.get("unread") == "1"},
+    )
+
+
+@login_required
+@require_POST
+def notification_read(request, pk: int):
+    notification_mark_read(user=request.user, notification_id=pk)
+    notification = Notification.objects.filter(recipient=request.user, pk=pk).first()
+    if notification is not None and notification.link and url_has_allowed_host_and_scheme(notification.link, None):
+        return redirect(notification.link)
+    return redirect("accounts:notifications")
+
+
+@login_required
+@require_POST
+def notification_read_all(request):
+    count = notification_mark_read(user=request.user)
+    messages.success(request, _("%(count)d notifications marked as read.") % {"count": count})
+    return redirect("accounts:notifications")
+
+
+@login_required
+@permission_required("accounts.view_auditlog", raise_exception=True)
+def audit_log(request):
+    filterset = AuditLogFilterSet(request.GET, queryset=AuditLog.objects.select_related("actor"))
+    queryset = filterset.qs if filterset.is_valid() else AuditLog.objects.none()
+    return _render_list(
+        request,
+        "accounts/audit_log.html",
+        "accounts/_audit_results.html",
+        {"filter_form": filterset.form, "page_obj": _paginate(request, queryset)},
+    )
+
+
+@login_required
+@permission_required("accounts.view_jobrun", raise_exception=True)
+def job_runs(request):
+    filterset = JobRunFilterSet(request.GET, queryset=JobRun.objects.all())
+    queryset = filterset.qs if filterset.is_valid() else JobRun.objects.none()
+    return _render_list(
+        request,
+        "accounts/job_runs.html",
+        "accounts/_job_results.html",
+        {"filter_form": filterset.form, "page_obj": _paginate(request, queryset)},
+    )

@@ -1,0 +1,48 @@
+"""Trace ids: one per request, taken from `X-Request-ID` when the caller sends a sane one."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+
+_trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("crm_trace_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def current_trace_id() -> str:
+    """The trace id of the request or task being handled, or `-` outside one."""
+    return _trace_id.get()
+
+
+def new_trace_id() -> str:
+    return uuid.uuid4().hex
+
+
+class TraceIdMiddleware:
+    """Reads or makes the trace id, exposes it as `request.trace_id`, echoes it as `X-Request-ID`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        # A caller-provided id is reused only when it is short and plain: it ends up in logs and headers.
+        trace_id = incoming if _SAFE_ID.match(incoming) else new_trace_id()
+        request.trace_id = trace_id
+        token = _trace_id.set(trace_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _trace_id.reset(token)
+        response["X-Request-ID"] = trace_id
+        return response
+
+
+class TraceIdLogFilter(logging.Filter):
+    """Adds `trace_id` to every log record so the formatter can print it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.trace_id = current_trace_id()
+        return True
