@@ -1,10 +1,10 @@
 """Filters of the audit log and job-run pages."""
 
 import django_filters
-from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditLog, JobRun
+from crm_project.filters import DATE_WIDGET, DateFromFilter, DateToFilter
 
 
 class AuditLogFilterSet(django_filters.FilterSet):
