@@ -12,15 +12,8 @@ class AuditLogFilterSet(django_filters.FilterSet):
     actor = django_filters.CharFilter(label=_("Actor"), field_name="actor_name", lookup_expr="icontains")
     object_type = django_filters.CharFilter(label=_("Object type"), lookup_expr="iexact")
     object_id = django_filters.CharFilter(label=_("Object id"))
-    date_from = django_filters.DateFilter(
-        label=_("From"),
-        field_name="created_at",
-        lookup_expr="date__gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    date_to = django_filters.DateFilter(
-        label=_("To"), field_name="created_at", lookup_expr="date__lte", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = DateFromFilter(label=_("From"), field_name="created_at", widget=DATE_WIDGET)
+    date_to = DateToFilter(label=_("To"), field_name="created_at", widget=DATE_WIDGET)
 
     class Meta:
         model = AuditLog
