@@ -9,6 +9,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import roles, signals  # noqa: F401  (signal receivers register on import)
+        from crm_project.api.schema import register_extensions
+
+        register_extensions()
 
         # After every app has migrated, so permissions of later apps exist too.
         post_migrate.connect(roles.sync_roles, dispatch_uid="accounts.sync_roles")

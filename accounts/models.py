@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantManager, TenantOwnedModel, TenantQuerySet
@@ -50,19 +51,31 @@ class User(AbstractUser):
     def get_display_name(self) -> str:
         return self.display_name or self.get_full_name() or self.username
 
-    @property
+    @cached_property
     def role(self) -> str | None:
-        """The role code (group name) of the user; the first one when several were given."""
+        """The role code (group name) of the user; the highest one when several were given."""
         from accounts.roles import ROLE_CODES
 
-        names = [group.name for group in self.groups.all()]
-        for code in ROLE_CODES:
-            if code in names:
-                return code
-        return None
+        names = {group.name for group in self.groups.all()}
+        return next((code for code in ROLE_CODES if code in names), None)
 
     def has_role(self, *codes: str) -> bool:
         return self.role in codes
+
+
+class CodeSequence(TenantOwnedModel):
+    """Last number handed out per tenant, prefix and day, for codes like CUST202508150001."""
+
+    prefix = models.CharField(max_length=10)
+    day = models.DateField()
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "code_sequences"
+        constraints = [models.UniqueConstraint(fields=["tenant", "prefix", "day"], name="uk_code_sequence")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.day:%Y%m%d}:{self.last_value}"
 
 
 class AuditLogQuerySet(TenantQuerySet):

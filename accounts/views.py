@@ -32,8 +32,9 @@ def _paginate(request, queryset):
 
 
 def _render_list(request, template, partial, context):
-    # An htmx request (filtering, paging) only needs the results block.
-    return render(request, partial if request.htmx else template, context)
+    # An htmx swap (filtering, paging) only needs the results block; a history restore needs the page.
+    wants_partial = bool(request.htmx) and not request.htmx.history_restore_request
+    return render(request, partial if wants_partial else template, context)
 
 
 @login_required

@@ -88,7 +88,12 @@ def parse_database_url(name: str, url: str) -> dict:
         except ValueError:
             raise ConfigError(f"{name} has an invalid port in {url!r}") from None
         query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
-        options = {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+        # READ COMMITTED (Django's advice for MySQL) avoids gap-lock deadlocks between concurrent writers.
+        options = {
+            "charset": "utf8mb4",
+            "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+            "isolation_level": "read committed",
+        }
         if "unix_socket" in query:
             options["unix_socket"] = query["unix_socket"]
         return {

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "crm_project",
     "accounts",
+    "customers",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +307,8 @@ LOGGING = {
 
 # --- Product settings -----------------------------------------------------------------------------------------------
 CRM_DEMO_PASSWORD = env_str("CRM_DEMO_PASSWORD", "demo-pass-2025")
+# (management command, options) run by `seed_demo` after the demo tenant and users exist.
+CRM_DEMO_DATA_COMMANDS = [("generate_demo", {"customers": 80, "seed": 20250815})]
 NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 90, minimum=1)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 CSRF_FAILURE_VIEW = "crm_project.views.csrf_failure"

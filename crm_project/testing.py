@@ -17,7 +17,7 @@ ENVELOPE_KEYS = {"code", "message", "data", "timestamp", "trace_id"}
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-def assert_envelope(response, *, status: int, code: int | None = None) -> Any:
+def assert_envelope(response, status: int, *, code: int | None = None) -> Any:
     """Assert the answer is the PRD envelope with this HTTP status (and business code); return `data`."""
     assert response.status_code == status, (response.status_code, response.content[:500])
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]

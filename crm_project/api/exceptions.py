@@ -41,7 +41,10 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = str(key) if not prefix else f"{prefix}.{key}"
+            if isinstance(key, int):  # ListField child errors come keyed by position
+                name = f"{prefix}[{key}]"
+            else:
+                name = str(key) if not prefix else f"{prefix}.{key}"
             if key == "non_field_errors" and prefix:
                 name = prefix
             flat.update(flatten_errors(value, name))

@@ -77,3 +77,17 @@ def wrap_in_envelope(result: dict, generator, request, public) -> dict:
                     },
                 )
     return result
+
+
+def register_extensions() -> None:
+    """Tell drf-spectacular that our authentication classes are simplejwt's bearer and Django's session."""
+    from drf_spectacular.authentication import SessionScheme
+    from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+
+    class TenantJWTScheme(SimpleJWTScheme):
+        target_class = "accounts.authentication.TenantJWTAuthentication"
+        name = "jwtAuth"
+
+    class TenantSessionScheme(SessionScheme):
+        target_class = "accounts.authentication.TenantSessionAuthentication"
+        name = "cookieAuth"

@@ -2,7 +2,6 @@ import json
 import logging
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import Notification
@@ -134,29 +133,16 @@ def test_notification_list_query_budget_is_constant(api_as, owner):
         client.get("/api/v1/notifications?size=50")
 
 
-@override_settings(
-    REST_FRAMEWORK={
-        **__import__("django.conf").conf.settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"user": "3/min", "ip": "1000/min"},
-    }
-)
-def test_throttled_caller_gets_429_envelope_with_retry_after(api_as, owner):
-    from rest_framework.settings import api_settings
-
-    api_settings.reload()
+def test_throttled_caller_gets_429_envelope_with_retry_after(api_as, owner, monkeypatch):
     from crm_project.api.throttling import UserThrottle
 
-    UserThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    try:
-        client = api_as(owner)
-        statuses = [client.get("/api/v1/notifications").status_code for _ in range(4)]
-        assert statuses[:3] == [200, 200, 200]
-        response = client.get("/api/v1/notifications")
-        assert_envelope(response, status=429, code=codes.THROTTLED)
-        assert int(response["Retry-After"]) > 0
-    finally:
-        api_settings.reload()
-        UserThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    monkeypatch.setattr(UserThrottle, "THROTTLE_RATES", {"user": "3/min"})
+    client = api_as(owner)
+    statuses = [client.get("/api/v1/notifications").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    response = client.get("/api/v1/notifications")
+    assert_envelope(response, status=429, code=codes.THROTTLED)
+    assert int(response["Retry-After"]) > 0
 
 
 def test_another_users_notification_is_404(api_as, owner, teammate, outsider):

@@ -1,0 +1,300 @@
+"""Django admin for customers, contacts and tags, scoped to the admin's tenant.
+
+Decisions:
+- **No "add" and no hard delete of customers here.** New customers are created in the staff UI (or the API or an
+  import), which runs services.customer_create: generated code, duplicate check, derived keys, audit. Deleting is
+  the staff UI's soft delete (services.customer_delete); a hard delete here would lose the audit trail.
+- **Changes go through the services.** The customer form and its contact and tag inlines are saved with
+  services.customer_update / contact_* / tag_*, so derived keys (normalised name, website domain) stay right, the
+  primary-contact rule holds and every change is audited. When a service refuses (duplicate name, invalid value),
+  the whole save is rolled back and the change page shows the reason.
+- Contacts and tags have their own (read-only) lists for searching; they are edited as inlines of their customer.
+  Their admin permissions follow the customer's (view / change), since roles only grant customer permissions.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.admin import TenantScopedAdminMixin
+from accounts.models import User
+from accounts.tenancy import tenant_scope
+from customers import services
+from customers.models import Customer, CustomerContact, CustomerTag
+
+
+class _ServiceRefused(Exception):
+    """Raised inside the admin's transaction so that nothing of the save is kept."""
+
+
+def _refusal_text(exc: Exception) -> str:
+    if isinstance(exc, services.CustomerDuplicate):
+        return _("A customer with this name already exists: %(name)s (%(code)s).") % {
+            "name": exc.existing.customer_name,
+            "code": exc.existing.customer_code,
+        }
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return "; ".join(f"{key}: {' '.join(msgs)}" for key, msgs in exc.message_dict.items())
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+class CustomerPermissionsMixin:
+    """Contacts and tags are part of the customer: viewing needs view_customer, editing change_customer."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("customers.view_customer") or request.user.has_perm("customers.change_customer")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("customers.change_customer")
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm("customers.change_customer")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("customers.change_customer")
+
+
+class CustomerContactInline(TenantScopedAdminMixin, CustomerPermissionsMixin, admin.TabularInline):
+    model = CustomerContact
+    extra = 0
+    fields = [
+        "contact_name",
+        "position",
+        "department",
+        "mobile",
+        "phone",
+        "email",
+        "wechat",
+        "is_primary",
+        "is_decision_maker",
+        "influence_level",
+        "contact_preference",
+    ]
+
+
+class CustomerTagInline(TenantScopedAdminMixin, CustomerPermissionsMixin, admin.TabularInline):
+    model = CustomerTag
+    extra = 0
+    fields = ["tag_name", "tag_type", "tag_category", "tag_value", "confidence"]
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = gettext_lazy("deleted")
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("no", gettext_lazy("Live")), ("yes", gettext_lazy("Deleted"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset
+
+
+@admin.register(Customer)
+class CustomerAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "customer_code",
+        "customer_name",
+        "customer_type",
+        "industry",
+        "status",
+        "level",
+        "assigned_manager",
+        "health_score",
+        "deleted_at",
+    ]
+    list_display_links = ["customer_code", "customer_name"]
+    list_filter = ["status", "level", "customer_type", "industry", DeletedFilter]
+    list_select_related = ["assigned_manager"]
+    search_fields = [
+        "customer_name",
+        "customer_code",
+        "contacts__contact_name",
+        "contacts__email",
+        "contacts__mobile",
+    ]
+    search_help_text = gettext_lazy("Name, code, or a contact's name, e-mail or mobile.")
+    fields = [
+        "customer_code",
+        "customer_name",
+        "customer_type",
+        "industry",
+        "scale",
+        "region",
+        "address",
+        "website",
+        "description",
+        "status",
+        "level",
+        "source",
+        "assigned_manager",
+        "health_score",
+        "ltv",
+        "last_contact_date",
+        "next_renewal_date",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "merged_into",
+    ]
+    readonly_fields = [
+        "customer_code",
+        "health_score",
+        "ltv",
+        "last_contact_date",
+        "next_renewal_date",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "merged_into",
+    ]
+    inlines = [CustomerContactInline, CustomerTagInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assigned_manager":
+            users = User.objects.filter(is_active=True)
+            if not request.user.is_superuser:
+                users = users.filter(tenant_id=request.user.tenant_id)
+            kwargs["queryset"] = users.order_by("display_name", "username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Work inside the customer's own tenant (a superuser may have another tenant, or none).
+        tenant = None
+        if object_id:
+            try:
+                customer = self.get_queryset(request).select_related("tenant").filter(pk=object_id).first()
+            except (ValueError, ValidationError):
+                customer = None
+            tenant = customer.tenant if customer is not None else None
+        scope = tenant_scope(tenant) if tenant is not None else nullcontext()
+        try:
+            with scope:
+                response = super().changeform_view(request, object_id, form_url, extra_context)
+                if hasattr(response, "render") and not response.is_rendered:
+                    response.render()  # the page's formsets query contacts and tags: render inside the scope
+                return response
+        except _ServiceRefused as exc:
+            # The admin's transaction was rolled back by the exception: nothing of this save was kept.
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        # `obj` already carries the form's values; the service needs the stored row to diff and audit.
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in services.CUSTOMER_FIELDS}
+        with tenant_scope(obj.tenant):
+            stored = Customer.objects.get(pk=obj.pk)
+            try:
+                services.customer_update(actor=request.user, customer=stored, data=data, request=request)
+            except (services.CustomerDuplicate, ValidationError, PermissionDenied) as exc:
+                raise _ServiceRefused(_refusal_text(exc)) from exc
+
+    def save_formset(self, request, form, formset, change):
+        customer = form.instance
+        with tenant_scope(customer.tenant):
+            try:
+                if formset.model is CustomerContact:
+                    self._save_contacts(request, customer, formset)
+                elif formset.model is CustomerTag:
+                    self._save_tags(request, customer, formset)
+                else:  # pragma: no cover - no other inlines
+                    super().save_formset(request, form, formset, change)
+            except (ValidationError, PermissionDenied) as exc:
+                raise _ServiceRefused(_refusal_text(exc)) from exc
+
+    @staticmethod
+    def _stored(model, rows):
+        ids = [row.instance.pk for row in rows if row.instance.pk]
+        return model.objects.in_bulk(ids)
+
+    @staticmethod
+    def _rows(formset):
+        """(deleted rows, changed or new rows), and the bookkeeping the admin's change message reads."""
+        deleted = [row for row in formset.initial_forms if row in formset.deleted_forms]
+        changed = [row for row in formset.forms if row not in deleted and row.has_changed()]
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return deleted, changed
+
+    def _save_contacts(self, request, customer, formset):
+        deleted, changed = self._rows(formset)
+        stored = self._stored(CustomerContact, deleted + changed)
+        for row in deleted:
+            contact = stored[row.instance.pk]
+            services.contact_delete(actor=request.user, contact=contact, request=request)
+            formset.deleted_objects.append(contact)
+        # Rows that stop being primary first, so the new primary never meets the old one.
+        for row in sorted(changed, key=lambda r: bool(r.cleaned_data.get("is_primary"))):
+            if row.instance.pk:
+                data = {name: row.cleaned_data[name] for name in row.changed_data if name in services.CONTACT_FIELDS}
+                contact = stored[row.instance.pk]
+                services.contact_update(actor=request.user, contact=contact, data=data, request=request)
+                formset.changed_objects.append((contact, list(data)))
+            else:
+                data = {name: value for name, value in row.cleaned_data.items() if name in services.CONTACT_FIELDS}
+                contact = services.contact_create(actor=request.user, customer=customer, data=data, request=request)
+                formset.new_objects.append(contact)
+
+    def _save_tags(self, request, customer, formset):
+        deleted, changed = self._rows(formset)
+        stored = self._stored(CustomerTag, deleted + changed)
+        for row in deleted:
+            tag = stored[row.instance.pk]
+            services.tag_remove(actor=request.user, tag=tag, request=request)
+            formset.deleted_objects.append(tag)
+        for row in changed:
+            if row.instance.pk:
+                data = {name: row.cleaned_data[name] for name in row.changed_data if name in services.TAG_FIELDS}
+                tag = stored[row.instance.pk]
+                services.tag_update(actor=request.user, tag=tag, data=data, request=request)
+                formset.changed_objects.append((tag, list(data)))
+            else:
+                data = {name: value for name, value in row.cleaned_data.items() if name in services.TAG_FIELDS}
+                formset.new_objects.append(
+                    services.tag_add(actor=request.user, customer=customer, data=data, request=request)
+                )
+
+
+class ReadOnlyCustomerPartAdmin(TenantScopedAdminMixin, CustomerPermissionsMixin, admin.ModelAdmin):
+    """Searchable list; editing happens in the customer's inlines."""
+
+    list_select_related = ["customer"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CustomerContact)
+class CustomerContactAdmin(ReadOnlyCustomerPartAdmin):
+    list_display = ["contact_name", "customer", "position", "mobile", "email", "is_primary", "is_decision_maker"]
+    list_filter = ["is_primary", "is_decision_maker", "influence_level"]
+    search_fields = ["contact_name", "email", "mobile", "phone", "customer__customer_name", "customer__customer_code"]
+
+
+@admin.register(CustomerTag)
+class CustomerTagAdmin(ReadOnlyCustomerPartAdmin):
+    list_display = ["tag_name", "customer", "tag_type", "tag_category", "confidence", "created_at"]
+    list_filter = ["tag_type", "tag_category"]
+    search_fields = ["tag_name", "customer__customer_name", "customer__customer_code"]

@@ -1,0 +1,364 @@
+"""Customer REST endpoints (PRD 4.1.1, 4.2.1). Reads start from the visibility selector; writes call services."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import BasePermission, IsAuthenticated
+
+from accounts.models import User
+from crm_project.api import codes
+from crm_project.api.envelope import api_response
+from crm_project.api.exceptions import ApiError
+from crm_project.api.pagination import PageSizePagination
+from crm_project.api.sorting import SortFilter, parse_sort
+from customers import services
+from customers.api.serializers import (
+    ContactSerializer,
+    CustomerCreatedSerializer,
+    CustomerDetailSerializer,
+    CustomerListItemSerializer,
+    CustomerSearchSerializer,
+    CustomerWriteSerializer,
+    DuplicateCandidateSerializer,
+    ShareSerializer,
+    TagSerializer,
+)
+from customers.filtersets import CustomerFilterSet
+from customers.models import Customer, CustomerContact, CustomerTag
+from customers.selectors import customer_get_visible, customer_list_queryset, customers_visible_to
+
+VIEW = "customers.view_customer"
+CHANGE = "customers.change_customer"
+
+SORT_FIELDS = {
+    "health_score": "health_score",
+    "customer_name": "customer_name",
+    "customer_code": "customer_code",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "level": "level",
+    "status": "status",
+    "ltv": "ltv",
+    "next_renewal_date": "next_renewal_date",
+    "last_contact_date": "last_contact_date",
+}
+_CONTACT_KEYS = ("contacts", "contact_name", "phone", "mobile", "email", "wechat", "is_primary")
+
+
+class RolePermission(BasePermission):
+    """Model permission per HTTP method; views override `required_perms` where a method means something else."""
+
+    def has_permission(self, request, view):
+        perm = view.required_perms.get(request.method)
+        return perm is None or request.user.has_perm(perm)
+
+
+class CustomerAPIView(GenericAPIView):
+    """Common ground: permissions, 40001 for an unknown or invisible customer, 40003 for contact errors."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_perms = {
+        "GET": VIEW,
+        "POST": "customers.add_customer",
+        "PUT": CHANGE,
+        "PATCH": CHANGE,
+        "DELETE": "customers.delete_customer",
+    }
+    not_found_code = codes.CUSTOMER_NOT_FOUND
+    filter_backends: list = []
+    pagination_class = None
+
+    def validation_error_code(self, errors: dict) -> int:
+        if any(key.split("[")[0].split(".")[0] in _CONTACT_KEYS for key in errors):
+            return codes.CONTACT_INVALID
+        return codes.VALIDATION_ERROR
+
+    def get_customer(self) -> Customer:
+        customer = customer_get_visible(self.request.user, self.kwargs["customer_id"])
+        if customer is None:
+            raise NotFound(_("Customer not found."))
+        return customer
+
+    @contextmanager
+    def duplicate_as_conflict(self):
+        try:
+            yield
+        except services.CustomerDuplicate as exc:
+            raise ApiError(
+                codes.CUSTOMER_DUPLICATE,
+                _("A customer named '%(name)s' already exists.") % {"name": exc.existing.customer_name},
+                status_code=409,
+                data={"customer_id": exc.existing.pk, "customer_code": exc.existing.customer_code},
+            ) from None
+
+
+class CustomerListCreateView(CustomerAPIView):
+    """`GET /customers` (filters, sort, page/size) and `POST /customers` (with nested contacts)."""
+
+    filter_backends = [DjangoFilterBackend, SortFilter]
+    filterset_class = CustomerFilterSet
+    queryset = Customer.objects.none()  # for the schema generator; requests use get_queryset()
+    sort_fields = SORT_FIELDS
+    default_sort = ["-created_at"]
+    pagination_class = PageSizePagination
+
+    def get_queryset(self):
+        return customer_list_queryset(self.request.user)
+
+    @extend_schema(responses={200: CustomerListItemSerializer(many=True)}, tags=["customers"])
+    def get(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(CustomerListItemSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=CustomerWriteSerializer, responses={201: CustomerCreatedSerializer}, tags=["customers"], filters=False
+    )
+    def post(self, request):
+        serializer = CustomerWriteSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        with self.duplicate_as_conflict():
+            customer = services.customer_create(
+                actor=request.user,
+                data=serializer.service_data(),
+                contacts=serializer.validated_data.get("contacts", []),
+                tags=serializer.validated_data.get("tags", []),
+                request=request,
+            )
+        return api_response(CustomerCreatedSerializer(customer).data, message=_("Customer created"), status=201)
+
+
+class CustomerSearchView(CustomerAPIView):
+    """`POST /customers/search` with the PRD's JSON body; answers like the list."""
+
+    required_perms = {"POST": VIEW}
+
+    @extend_schema(
+        request=CustomerSearchSerializer, responses={200: CustomerListItemSerializer(many=True)}, tags=["customers"]
+    )
+    def post(self, request):
+        body = CustomerSearchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        filters = body.validated_data.get("filters", {})
+        data = {}
+        for name in ("status", "level", "customer_type"):
+            if filters.get(name):
+                data[name] = ",".join(str(value) for value in filters[name])
+        for name in ("assigned_manager_id", "tag", "q"):
+            if filters.get(name) not in (None, ""):
+                data[name] = filters[name]
+        score = filters.get("health_score_range", {})
+        if "min" in score:
+            data["health_score_min"] = score["min"]
+        if "max" in score:
+            data["health_score_max"] = score["max"]
+        created = filters.get("created_date_range", {})
+        if "start" in created:
+            data["created_from"] = created["start"]
+        if "end" in created:
+            data["created_to"] = created["end"]
+        filterset = CustomerFilterSet(data, queryset=customer_list_queryset(request.user))
+        if not filterset.is_valid():
+            raise ValidationError({f"filters.{key}": value for key, value in filterset.errors.items()})
+        queryset = filterset.qs
+        if filters.get("industry"):
+            queryset = queryset.filter(industry__in=filters["industry"])
+        sort = body.validated_data.get("sort")
+        raw_sort = f"{sort['field']},{sort['direction']}" if sort else None
+        try:
+            ordering = parse_sort(raw_sort, SORT_FIELDS, ["-created_at"])
+        except ValidationError as exc:
+            raise ValidationError({"sort.field": exc.detail["sort"]}) from None
+        queryset = queryset.order_by(*ordering, "-pk" if ordering[0].startswith("-") else "pk")
+        paging = body.validated_data.get("pagination", {})
+        paginator = PageSizePagination()
+        items = paginator.paginate(queryset, page=paging.get("page", 1), size=paging.get("size", 20))
+        return paginator.get_paginated_response(CustomerListItemSerializer(items, many=True).data)
+
+
+class CustomerUpdateSerializer(CustomerWriteSerializer):
+    """Update body: contacts and tags are changed through their own sub-resources."""
+
+    refused_fields = (*CustomerWriteSerializer.refused_fields, "contacts", "tags")
+    contacts = None
+    tags = None
+
+
+class CustomerDetailView(CustomerAPIView):
+    """`GET/PUT/PATCH/DELETE /customers/{customer_id}` (DELETE is a soft delete)."""
+
+    @extend_schema(responses={200: CustomerDetailSerializer}, tags=["customers"])
+    def get(self, request, customer_id):
+        return api_response(CustomerDetailSerializer(self.get_customer()).data)
+
+    def _update(self, request, partial: bool):
+        customer = self.get_customer()
+        serializer = CustomerUpdateSerializer(data=request.data, partial=partial, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        with self.duplicate_as_conflict():
+            services.customer_update(
+                actor=request.user, customer=customer, data=serializer.service_data(), request=request
+            )
+        return api_response(CustomerDetailSerializer(self.get_customer()).data, message=_("Customer updated"))
+
+    @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerDetailSerializer}, tags=["customers"])
+    def put(self, request, customer_id):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerDetailSerializer}, tags=["customers"])
+    def patch(self, request, customer_id):
+        return self._update(request, partial=True)
+
+    @extend_schema(responses={200: None}, tags=["customers"])
+    def delete(self, request, customer_id):
+        services.customer_delete(actor=request.user, customer=self.get_customer(), request=request)
+        return api_response(None, message=_("Customer deleted"))
+
+
+class SubResourceView(CustomerAPIView):
+    """Contacts and tags: reading needs view, every write needs change on the (visible) customer."""
+
+    required_perms = {"GET": VIEW, "POST": CHANGE, "PUT": CHANGE, "PATCH": CHANGE, "DELETE": CHANGE}
+
+
+class ContactListCreateView(SubResourceView):
+    def validation_error_code(self, errors):
+        return codes.CONTACT_INVALID
+
+    @extend_schema(responses={200: ContactSerializer(many=True)}, tags=["contacts"])
+    def get(self, request, customer_id):
+        return api_response(ContactSerializer(self.get_customer().contacts.all(), many=True).data)
+
+    @extend_schema(request=ContactSerializer, responses={201: ContactSerializer}, tags=["contacts"])
+    def post(self, request, customer_id):
+        customer = self.get_customer()
+        serializer = ContactSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        contact = services.contact_create(
+            actor=request.user, customer=customer, data=serializer.validated_data, request=request
+        )
+        return api_response(ContactSerializer(contact).data, message=_("Contact created"), status=201)
+
+
+class ContactDetailView(SubResourceView):
+    def validation_error_code(self, errors):
+        return codes.CONTACT_INVALID
+
+    def get_contact(self) -> CustomerContact:
+        customer = self.get_customer()
+        return get_object_or_404(CustomerContact.objects.filter(customer=customer), pk=self.kwargs["contact_id"])
+
+    @extend_schema(responses={200: ContactSerializer}, tags=["contacts"])
+    def get(self, request, customer_id, contact_id):
+        return api_response(ContactSerializer(self.get_contact()).data)
+
+    def _update(self, request, partial):
+        contact = self.get_contact()
+        serializer = ContactSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        contact = services.contact_update(
+            actor=request.user, contact=contact, data=serializer.validated_data, request=request
+        )
+        return api_response(ContactSerializer(contact).data, message=_("Contact updated"))
+
+    @extend_schema(request=ContactSerializer, responses={200: ContactSerializer}, tags=["contacts"])
+    def put(self, request, customer_id, contact_id):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=ContactSerializer, responses={200: ContactSerializer}, tags=["contacts"])
+    def patch(self, request, customer_id, contact_id):
+        return self._update(request, partial=True)
+
+    @extend_schema(responses={200: None}, tags=["contacts"])
+    def delete(self, request, customer_id, contact_id):
+        services.contact_delete(actor=request.user, contact=self.get_contact(), request=request)
+        return api_response(None, message=_("Contact deleted"))
+
+
+class TagListCreateView(SubResourceView):
+    @extend_schema(responses={200: TagSerializer(many=True)}, tags=["tags"])
+    def get(self, request, customer_id):
+        return api_response(TagSerializer(self.get_customer().tags.all(), many=True).data)
+
+    @extend_schema(request=TagSerializer, responses={201: TagSerializer}, tags=["tags"])
+    def post(self, request, customer_id):
+        customer = self.get_customer()
+        serializer = TagSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tag = services.tag_add(actor=request.user, customer=customer, data=serializer.validated_data, request=request)
+        return api_response(TagSerializer(tag).data, message=_("Tag added"), status=201)
+
+
+class TagDetailView(SubResourceView):
+    def get_tag(self) -> CustomerTag:
+        customer = self.get_customer()
+        return get_object_or_404(CustomerTag.objects.filter(customer=customer), pk=self.kwargs["tag_id"])
+
+    @extend_schema(responses={200: TagSerializer}, tags=["tags"])
+    def get(self, request, customer_id, tag_id):
+        return api_response(TagSerializer(self.get_tag()).data)
+
+    def _update(self, request, partial):
+        tag = self.get_tag()
+        serializer = TagSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        tag = services.tag_update(actor=request.user, tag=tag, data=serializer.validated_data, request=request)
+        return api_response(TagSerializer(tag).data, message=_("Tag updated"))
+
+    @extend_schema(request=TagSerializer, responses={200: TagSerializer}, tags=["tags"])
+    def put(self, request, customer_id, tag_id):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=TagSerializer, responses={200: TagSerializer}, tags=["tags"])
+    def patch(self, request, customer_id, tag_id):
+        return self._update(request, partial=True)
+
+    @extend_schema(responses={200: None}, tags=["tags"])
+    def delete(self, request, customer_id, tag_id):
+        services.tag_remove(actor=request.user, tag=self.get_tag(), request=request)
+        return api_response(None, message=_("Tag removed"))
+
+
+class CustomerDuplicatesView(CustomerAPIView):
+    """Candidate duplicates of a customer, among the customers the caller can see."""
+
+    @extend_schema(responses={200: DuplicateCandidateSerializer(many=True)}, tags=["customers"])
+    def get(self, request, customer_id):
+        customer = self.get_customer()
+        candidates = services.customer_duplicates(customer, visible=customers_visible_to(request.user))
+        return api_response(DuplicateCandidateSerializer(candidates, many=True).data)
+
+
+class CustomerShareView(CustomerAPIView):
+    """`POST /customers/{id}/shares {"user_id"}`: let a CSM see a customer they do not manage."""
+
+    required_perms = {"POST": "customers.assign_customer"}
+
+    @extend_schema(request=ShareSerializer, responses={200: None}, tags=["customers"])
+    def post(self, request, customer_id):
+        customer = self.get_customer()
+        serializer = ShareSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        services.customer_share(
+            actor=request.user, customer=customer, user=serializer.validated_data["user_id"], request=request
+        )
+        return api_response(None, message=_("Customer shared"))
+
+
+class CustomerUnshareView(CustomerAPIView):
+    """`DELETE /customers/{id}/shares/{user_id}`: withdraw a share."""
+
+    required_perms = {"DELETE": "customers.assign_customer"}
+
+    @extend_schema(responses={200: None}, tags=["customers"])
+    def delete(self, request, customer_id, user_id):
+        customer = self.get_customer()
+        user = get_object_or_404(User.objects.filter(tenant=request.user.tenant), pk=user_id)
+        services.customer_unshare(actor=request.user, customer=customer, user=user, request=request)
+        return api_response(None, message=_("Share withdrawn"))

@@ -1,0 +1,193 @@
+"""Customers, their contacts and tags (PRD 3.2.1, 3.2.2, 3.2.5; table and column names as written there)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from accounts.tenancy import TenantManager, TenantOwnedModel, TenantQuerySet
+from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
+from customers.validators import validate_email, validate_mobile, validate_phone, validate_tag_name
+
+
+class CustomerQuerySet(TenantQuerySet):
+    def alive(self):
+        """Rows not soft-deleted: what every list, API and export shows."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class Customer(TenantOwnedModel):
+    """A customer company (or government body, or person) served by the tenant."""
+
+    customer_code = models.CharField(_("customer code"), max_length=50, editable=False)
+    customer_name = models.CharField(_("customer name"), max_length=200)
+    customer_type = models.PositiveSmallIntegerField(
+        _("customer type"), choices=CustomerType.choices, default=CustomerType.ENTERPRISE
+    )
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    scale = models.CharField(_("scale"), max_length=50, blank=True)
+    address = models.TextField(_("address"), blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    status = models.PositiveSmallIntegerField(
+        _("status"), choices=CustomerStatus.choices, default=CustomerStatus.POTENTIAL
+    )
+    level = models.PositiveSmallIntegerField(_("level"), choices=CustomerLevel.choices, default=CustomerLevel.NORMAL)
+    source = models.CharField(_("source"), max_length=50, blank=True)
+    region = models.CharField(_("region"), max_length=50, blank=True)
+    assigned_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("customer manager"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="managed_customers",
+        db_index=False,
+    )
+    health_score = models.DecimalField(_("health score"), max_digits=5, decimal_places=2, default=0, editable=False)
+    ltv = models.DecimalField(_("lifetime value"), max_digits=15, decimal_places=2, default=0, editable=False)
+    last_contact_date = models.DateTimeField(_("last contact"), null=True, blank=True, editable=False)
+    next_renewal_date = models.DateField(_("next renewal"), null=True, blank=True, editable=False)
+    # Derived keys for duplicate detection; `name_key` is NULL once deleted so the name can be reused.
+    normalized_name = models.CharField(max_length=200, editable=False, db_index=True)
+    name_key = models.CharField(max_length=200, null=True, editable=False)
+    website_domain = models.CharField(max_length=200, blank=True, editable=False, db_index=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, editable=False, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+
+    objects = TenantManager.from_queryset(CustomerQuerySet)()
+
+    class Meta:
+        db_table = "customers"
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "customer_code"], name="uk_customer_code"),
+            models.UniqueConstraint(fields=["tenant", "name_key"], name="uk_customer_name_key"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="idx_tenant_status"),
+            models.Index(fields=["tenant", "status", "health_score"], name="idx_tenant_status_health"),
+            models.Index(fields=["customer_type"], name="idx_customer_type"),
+            models.Index(fields=["assigned_manager"], name="idx_assigned_manager"),
+            models.Index(fields=["health_score"], name="idx_health_score"),
+            models.Index(fields=["next_renewal_date"], name="idx_renewal_date"),
+        ]
+        permissions = [
+            ("assign_customer", "Can reassign and share customers"),
+            ("export_customer", "Can export customers"),
+            ("import_customer", "Can import customers"),
+            ("merge_customer", "Can merge duplicate customers"),
+        ]
+
+    def __str__(self) -> str:
+        return self.customer_name
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class CustomerUserObjectPermission(UserObjectPermissionBase):
+    """Direct-FK guardian table: a customer shared with one user (fast to join in the visibility rule)."""
+
+    content_object = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="user_shares")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        db_table = "customer_user_shares"
+
+
+class CustomerGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="group_shares")
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        db_table = "customer_group_shares"
+
+
+class CustomerContact(TenantOwnedModel):
+    """A person at the customer; at most one is the primary contact."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contacts"
+    )
+    contact_name = models.CharField(_("contact name"), max_length=100)
+    position = models.CharField(_("position"), max_length=100, blank=True)
+    department = models.CharField(_("department"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[validate_phone])
+    mobile = models.CharField(_("mobile"), max_length=20, blank=True, validators=[validate_mobile])
+    email = models.CharField(_("e-mail"), max_length=100, blank=True, validators=[validate_email])
+    wechat = models.CharField(_("WeChat"), max_length=100, blank=True)
+    is_primary = models.BooleanField(_("primary contact"), default=False)
+    # 1 for the primary contact, NULL otherwise: the unique key then allows one primary per customer.
+    primary_marker = models.PositiveSmallIntegerField(null=True, editable=False)
+    is_decision_maker = models.BooleanField(_("decision maker"), default=False)
+    influence_level = models.PositiveSmallIntegerField(
+        _("influence"), choices=InfluenceLevel.choices, default=InfluenceLevel.LOW
+    )
+    last_contact_date = models.DateTimeField(_("last contact"), null=True, blank=True)
+    contact_preference = models.CharField(_("contact preference"), max_length=50, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        db_table = "customer_contacts"
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-is_primary", "id"]
+        constraints = [models.UniqueConstraint(fields=["customer", "primary_marker"], name="uk_one_primary_contact")]
+        indexes = [
+            models.Index(fields=["customer"], name="idx_customer_id"),
+            models.Index(fields=["is_primary"], name="idx_is_primary"),
+            models.Index(fields=["is_decision_maker"], name="idx_is_decision_maker"),
+            models.Index(fields=["email"], name="idx_contact_email"),
+            models.Index(fields=["mobile"], name="idx_contact_mobile"),
+        ]
+
+    def __str__(self) -> str:
+        return self.contact_name
+
+    def save(self, *args, **kwargs):
+        self.primary_marker = 1 if self.is_primary else None
+        super().save(*args, **kwargs)
+
+
+class CustomerTag(TenantOwnedModel):
+    """A label on a customer: manual, automatic (with a confidence) or system."""
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="tags")
+    tag_name = models.CharField(_("tag"), max_length=100, validators=[validate_tag_name])
+    tag_type = models.PositiveSmallIntegerField(_("tag type"), choices=TagType.choices, default=TagType.MANUAL)
+    tag_category = models.CharField(_("category"), max_length=50, blank=True)
+    tag_value = models.CharField(_("value"), max_length=200, blank=True)
+    confidence = models.DecimalField(_("confidence"), max_digits=5, decimal_places=4, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        db_table = "customer_tags"
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["tag_name"]
+        constraints = [models.UniqueConstraint(fields=["customer", "tag_name"], name="uk_customer_tag")]
+        indexes = [
+            models.Index(fields=["tenant", "customer"], name="idx_tag_tenant_customer"),
+            models.Index(fields=["tag_type"], name="idx_tag_type"),
+            models.Index(fields=["tag_category"], name="idx_tag_category"),
+            models.Index(fields=["tenant", "tag_name"], name="idx_tag_tenant_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.tag_name

@@ -1,0 +1,66 @@
+"""Reads shared by the staff UI, the API, search, export and counts: above all, who sees which customer."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from accounts.models import User
+from accounts.roles import CS_LEAD, FINANCE, TENANT_ADMIN, VIEWER
+from customers.models import Customer, CustomerContact, CustomerTag, CustomerUserObjectPermission
+
+# Roles that see every customer of their tenant (viewers and finance read-only, see docs/decisions.md).
+SEE_ALL_ROLES = (TENANT_ADMIN, CS_LEAD, FINANCE, VIEWER)
+
+
+def customers_visible_to(user: User) -> QuerySet[Customer]:
+    """The one visibility rule: live customers of the active tenant that `user` may see.
+
+    Admins, leads, finance and viewers see them all; a CSM sees those assigned to them plus those
+    shared with them (guardian object permission `view_customer`).
+    """
+    queryset = Customer.objects.alive()
+    if user.is_superuser or user.role in SEE_ALL_ROLES:
+        return queryset
+    shared = CustomerUserObjectPermission.objects.filter(
+        content_object=OuterRef("pk"), user=user, permission__codename="view_customer"
+    )
+    return queryset.filter(Q(assigned_manager=user) | Exists(shared))
+
+
+def customer_list_queryset(user: User) -> QuerySet[Customer]:
+    """Visible customers with what a list row shows, in a constant number of queries."""
+    return customers_visible_to(user).select_related("assigned_manager")
+
+
+def customer_detail_queryset(user: User) -> QuerySet[Customer]:
+    """Visible customers with contacts and tags prefetched for the 360° page and the detail endpoint."""
+    return (
+        customers_visible_to(user)
+        .select_related("assigned_manager")
+        .prefetch_related(
+            Prefetch("contacts", queryset=CustomerContact.objects.order_by("-is_primary", "id")),
+            Prefetch("tags", queryset=CustomerTag.objects.order_by("tag_name")),
+        )
+    )
+
+
+def customer_get_visible(user: User, customer_id) -> Customer | None:
+    """A visible customer by id, or None (missing, deleted, other tenant, or not visible: all the same)."""
+    try:
+        pk = int(customer_id)
+    except (TypeError, ValueError):
+        return None
+    return customer_detail_queryset(user).filter(pk=pk).first()
+
+
+def customer_shared_users(customer: Customer) -> QuerySet[User]:
+    """Users a customer was explicitly shared with."""
+    return User.objects.filter(
+        customeruserobjectpermission__content_object=customer,
+        customeruserobjectpermission__permission__codename="view_customer",
+    ).distinct()
+
+
+def assignable_managers(tenant) -> QuerySet[User]:
+    """Active users of the tenant who can own customers."""
+    return User.objects.filter(tenant=tenant, is_active=True).order_by("display_name", "username")
