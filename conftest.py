@@ -6,6 +6,7 @@ import os
 import shutil
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from accounts.tests.factories import PASSWORD, TenantFactory, UserFactory
@@ -76,6 +77,8 @@ def staff_client_as(client):
     def make(user):
         new_client = Client()
         new_client.force_login(user)
+        # Tests read the English source strings; the default zh-hans is covered by its own tests.
+        new_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
         return new_client
 
     return make

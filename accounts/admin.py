@@ -1,11 +1,11 @@
 """Django admin: tenants, users, roles and the (read-only) audit log, scoped to the admin's tenant."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AuditLog, JobRun, Notification, Tenant, User
+from accounts.models import AuditLog, IntegrationKey, JobRun, Notification, Tenant, User
 from accounts.tenancy import unscoped
 
 
@@ -109,3 +109,32 @@ class NotificationAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
 
 admin.site.site_header = _("Customer Success CRM administration")
 admin.site.site_title = _("CRM admin")
+
+
+@admin.register(IntegrationKey)
+class IntegrationKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Keys are made here or by `manage.py create_integration_key`; the secret is shown once, on creation."""
+
+    list_display = ["key_id", "name", "tenant", "is_active", "created_at", "last_used_at"]
+    list_filter = ["is_active"]
+    search_fields = ["key_id", "name"]
+    fields = ["name", "is_active", "key_id", "created_at", "last_used_at"]
+    readonly_fields = ["key_id", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser or (
+            request.user.tenant_id is not None and request.user.has_perm("accounts.add_integrationkey")
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        from accounts.integration import integration_key_create
+
+        key, secret = integration_key_create(tenant=request.user.tenant, name=obj.name)
+        obj.pk = key.pk
+        messages.warning(
+            request,
+            _("Key %(key)s created. Its secret is shown only now: %(secret)s") % {"key": key.key_id, "secret": secret},
+        )

@@ -54,10 +54,14 @@ class User(AbstractUser):
     @cached_property
     def role(self) -> str | None:
         """The role code (group name) of the user; the highest one when several were given."""
+        from accounts.backends import cached_user_value
         from accounts.roles import ROLE_CODES
 
-        names = {group.name for group in self.groups.all()}
-        return next((code for code in ROLE_CODES if code in names), None)
+        def compute() -> str:
+            names = {group.name for group in self.groups.all()}
+            return next((code for code in ROLE_CODES if code in names), "")
+
+        return cached_user_value(self, "role", compute) or None
 
     def has_role(self, *codes: str) -> bool:
         return self.role in codes
@@ -204,3 +208,22 @@ class JobRun(TenantOwnedModel):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class IntegrationKey(TenantOwnedModel):
+    """A key pair another system signs its requests with (HMAC-SHA256); see accounts.integration."""
+
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    key_id = models.CharField(_("key id"), max_length=40, unique=True, editable=False)
+    secret = models.CharField(_("secret"), max_length=128, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "integration_keys"
+        verbose_name = _("integration key")
+        verbose_name_plural = _("integration keys")
+
+    def __str__(self) -> str:
+        return self.key_id

@@ -1,8 +1,11 @@
 """Logins, logouts and failed logins go to the audit log."""
 
+from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from accounts.backends import permissions_changed
 from accounts.models import User
 from accounts.services import audit_record
 
@@ -31,3 +34,19 @@ def _audit_login_failed(sender, credentials, request=None, **kwargs):
         request=getattr(request, "_request", request),
         tenant=user.tenant if user else None,
     )
+
+
+# Any change of roles or permissions invalidates every cached permission set and role.
+m2m_changed.connect(permissions_changed, sender=User.groups.through, dispatch_uid="accounts.perm_groups")
+m2m_changed.connect(permissions_changed, sender=User.user_permissions.through, dispatch_uid="accounts.perm_user")
+m2m_changed.connect(permissions_changed, sender=Group.permissions.through, dispatch_uid="accounts.perm_group")
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.perm_user_saved")
+def _user_saved(sender, instance, update_fields=None, **kwargs):
+    # A login only stamps last_login; anything else (is_active, is_superuser) may change what the user can do.
+    if update_fields is None or set(update_fields) != {"last_login"}:
+        permissions_changed()
+
+
+post_delete.connect(permissions_changed, sender=Group, dispatch_uid="accounts.perm_group_deleted")

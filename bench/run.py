@@ -447,8 +447,8 @@ def report(args, database: str, demo: dict, imported: dict, http_results, tool: 
     lines = [
         f"## {datetime.now():%Y-%m-%d %H:%M} · {database} · commit {commit_id()}",
         "",
-        f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average at the end "
-        f"{os.getloadavg()[0]:.2f} (other processes compete for the CPUs when it is high). "
+        f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; 1-minute load average before the run "
+        f"{args.load_before:.2f} (above ~0.5 other processes compete for the CPUs and the figures drop). "
         f"Tenant {BENCH_TENANT!r}: {demo['present']} customers.",
         "",
         "| measurement | result |",
@@ -480,6 +480,7 @@ def report(args, database: str, demo: dict, imported: dict, http_results, tool: 
 
 def main() -> None:
     args = parse_args()
+    args.load_before = os.getloadavg()[0]
     database = configure_environment()
     print(f"[bench] database: {database} ({os.environ['DATABASE_URL'].split('@')[-1]})", flush=True)
     from django.core.management import call_command

@@ -18,6 +18,16 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=17),
         "args": ("accounts.tasks.purge_read_notifications",),
     },
+    "expire-contracts": {
+        "task": "accounts.tasks.fan_out",
+        "schedule": crontab(hour=0, minute=30),
+        "args": ("contracts.tasks.expire_contracts",),
+    },
+    "renewal-reminders": {
+        "task": "accounts.tasks.fan_out",
+        "schedule": crontab(hour=8, minute=0),
+        "args": ("contracts.tasks.send_renewal_reminders",),
+    },
     "flush-expired-tokens": {
         "task": "accounts.tasks.flush_expired_tokens",
         "schedule": crontab(hour=3, minute=5),

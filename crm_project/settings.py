@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "crm_project",
     "accounts",
     "customers",
+    "contracts",
 ]
 
 MIDDLEWARE = [
@@ -113,7 +114,7 @@ if REDIS_URL:
     parse_redis_url("REDIS_URL", REDIS_URL)
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "crm_project.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "crm"),
         }
@@ -160,7 +161,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.CachedModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -308,8 +309,13 @@ LOGGING = {
 # --- Product settings -----------------------------------------------------------------------------------------------
 CRM_DEMO_PASSWORD = env_str("CRM_DEMO_PASSWORD", "demo-pass-2025")
 # (management command, options) run by `seed_demo` after the demo tenant and users exist.
-CRM_DEMO_DATA_COMMANDS = [("generate_demo", {"customers": 80, "seed": 20250815})]
+CRM_DEMO_DATA_COMMANDS = [
+    ("generate_demo", {"customers": 80, "seed": 20250815}),
+    ("seed_contract_templates", {}),
+]
 NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 90, minimum=1)
+# Days after the last contract ends before a formal customer without renewal counts as lost.
+CONTRACT_RENEWAL_GRACE_DAYS = env_int("CONTRACT_RENEWAL_GRACE_DAYS", 30, minimum=0)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 CSRF_FAILURE_VIEW = "crm_project.views.csrf_failure"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder before collectstatic

@@ -9,6 +9,7 @@ from crm_project import views
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("customers.api.urls")),
+    path("", include("contracts.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Anything else under /api/ answers the envelope, whatever DEBUG says.
@@ -20,6 +21,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("customers/", include("customers.urls")),
+    path("contracts/", include("contracts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.conf import settings
@@ -44,15 +45,20 @@ def _check_database() -> str:
     return "ok"
 
 
+@functools.cache
+def _redis_client(url: str):
+    """One client (and connection pool) per process and URL, not a new connection per health check."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
 def _check_broker() -> str:
     if settings.CELERY_EMBEDDED:
         folder = settings.CELERY_BROKER_DIR / "out"
         return "ok" if folder.is_dir() else "error"
     try:
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
+        _redis_client(settings.REDIS_URL).ping()
     except Exception as exc:
         logger.warning("health check: broker unavailable: %s", exc)
         return "error"

@@ -34,4 +34,6 @@ class CustomersConfig(AppConfig):
                 VIEWER: {"customers.view_customer"},
             }
         )
+        from customers import signals  # noqa: F401  (cache invalidation receivers)
+
         NAV_ITEMS.insert(1, (_("Customers"), "customers:customer_list", "customers.view_customer"))

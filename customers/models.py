@@ -7,12 +7,41 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from accounts.tenancy import TenantManager, TenantOwnedModel, TenantQuerySet
+from accounts.tenancy import TenantManager, TenantOwnedModel, TenantQuerySet, current_tenant
+from customers.cache import customers_changed
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
 from customers.validators import validate_email, validate_mobile, validate_phone, validate_tag_name
 
 
-class CustomerQuerySet(TenantQuerySet):
+class ChangeTrackingQuerySet(TenantQuerySet):
+    """Bulk writes bypass model signals: they invalidate the cached list totals of the active tenant themselves."""
+
+    def _changed(self):
+        tenant = current_tenant()
+        customers_changed(tenant.pk if tenant is not None else None)
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        self._changed()
+        return rows
+
+    def delete(self):
+        result = super().delete()
+        self._changed()
+        return result
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        self._changed()
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        rows = super().bulk_update(objs, fields, *args, **kwargs)
+        self._changed()
+        return rows
+
+
+class CustomerQuerySet(ChangeTrackingQuerySet):
     def alive(self):
         """Rows not soft-deleted: what every list, API and export shows."""
         return self.filter(deleted_at__isnull=True)
@@ -77,7 +106,8 @@ class Customer(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "status"], name="idx_tenant_status"),
-            models.Index(fields=["tenant", "status", "health_score"], name="idx_tenant_status_health"),
+            # The list: live rows of a tenant by status, sorted by health (count and page read only this index).
+            models.Index(fields=["tenant", "deleted_at", "status", "health_score"], name="idx_customer_list"),
             models.Index(fields=["customer_type"], name="idx_customer_type"),
             models.Index(fields=["assigned_manager"], name="idx_assigned_manager"),
             models.Index(fields=["health_score"], name="idx_health_score"),
@@ -139,6 +169,8 @@ class CustomerContact(TenantOwnedModel):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = TenantManager.from_queryset(ChangeTrackingQuerySet)()
+
     class Meta:
         db_table = "customer_contacts"
         verbose_name = _("contact")
@@ -175,6 +207,8 @@ class CustomerTag(TenantOwnedModel):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = TenantManager.from_queryset(ChangeTrackingQuerySet)()
 
     class Meta:
         db_table = "customer_tags"

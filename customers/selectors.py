@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.models import User
 from accounts.roles import CS_LEAD, FINANCE, TENANT_ADMIN, VIEWER
+from customers.cache import COUNT_TTL, customers_version
 from customers.models import Customer, CustomerContact, CustomerTag, CustomerUserObjectPermission
 
 # Roles that see every customer of their tenant (viewers and finance read-only, see docs/decisions.md).
@@ -64,3 +69,31 @@ def customer_shared_users(customer: Customer) -> QuerySet[User]:
 def assignable_managers(tenant) -> QuerySet[User]:
     """Active users of the tenant who can own customers."""
     return User.objects.filter(tenant=tenant, is_active=True).order_by("display_name", "username")
+
+
+# --- Cached list totals -------------------------------------------------------------------------------------------
+def _list_cache_key(kind: str, user: User, params: dict) -> str:
+    audience = "all" if user.is_superuser or user.role in SEE_ALL_ROLES else f"user{user.pk}"
+    digest = hashlib.sha1(json.dumps(sorted(params.items()), default=str).encode()).hexdigest()
+    return f"crm:customers:{kind}:{user.tenant_id}:{customers_version(user.tenant_id)}:{audience}:{digest}"
+
+
+def customer_count(queryset: QuerySet[Customer], *, user: User, filters: dict) -> int:
+    """`queryset.count()`, cached until the tenant's customers change (or a minute passes); see customers.cache."""
+    key = _list_cache_key("count", user, filters)
+    total = cache.get(key)
+    if total is None:
+        total = queryset.count()
+        cache.set(key, total, COUNT_TTL)
+    return total
+
+
+def customer_list_page_cached(*, user: User, params: dict, compute):
+    """A whole list page (PRD 6.4.1: hot customer data cached in Redis), under the same tenant version as the
+    totals, so any customer change is visible on the next request; `compute()` builds it on a miss."""
+    key = _list_cache_key("page", user, params)
+    page = cache.get(key)
+    if page is None:
+        page = compute()
+        cache.set(key, page, COUNT_TTL)
+    return page

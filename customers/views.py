@@ -549,6 +549,12 @@ def _share_context(request, customer: Customer) -> dict:
     return {"shared_users": shared, "share_form": form}
 
 
+def _contracts_tab_context(request, customer: Customer) -> dict:
+    from contracts.views import customer_contracts_tab_context  # lazy: contracts depends on customers
+
+    return customer_contracts_tab_context(request, customer)
+
+
 CUSTOMER_TABS: list[CustomerTab] = [
     CustomerTab("overview", gettext_lazy("Overview"), "customers/tabs/_overview.html", context=_share_context),
     CustomerTab(
@@ -558,7 +564,13 @@ CUSTOMER_TABS: list[CustomerTab] = [
         count=lambda customer: len(customer.contacts.all()),
     ),
     CustomerTab("tags", gettext_lazy("Tags"), "customers/tabs/_tags.html", count=lambda c: len(c.tags.all())),
-    CustomerTab("contracts", gettext_lazy("Contracts"), module=gettext_lazy("Contracts")),
+    CustomerTab(
+        "contracts",
+        gettext_lazy("Contracts"),
+        "contracts/_customer_contracts_tab.html",
+        permission="contracts.view_contract",
+        context=_contracts_tab_context,
+    ),
     CustomerTab("service", gettext_lazy("Service"), module=gettext_lazy("Service")),
     CustomerTab("health", gettext_lazy("Health"), module=gettext_lazy("Health")),
     CustomerTab("tasks", gettext_lazy("Tasks"), module=gettext_lazy("Tasks")),

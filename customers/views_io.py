@@ -23,7 +23,8 @@ from customers.models import Customer
 from customers.selectors import customers_visible_to
 
 PREVIEW_ERROR_ROWS = 500
-PREVIEW_DUPLICATE_ROWS = 1000
+# Each shown duplicate posts one radio field: stay well below DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000).
+PREVIEW_DUPLICATE_ROWS = 500
 PREVIEW_OTHER_ROWS = 100
 EXPORT_FORMATS = ("csv", "xlsx")
 
@@ -204,8 +205,9 @@ def _preview_context(token: str, payload: dict) -> dict:
     duplicates = [group for group in payload["groups"] if group["action"] == importing.ACTION_DUPLICATE][
         :PREVIEW_DUPLICATE_ROWS
     ]
+    rows_by_number = {row["row"]: row for row in payload["rows"]}
     for group in duplicates:
-        first = next((r for r in payload["rows"] if r["row"] == group["row"]), None)
+        first = rows_by_number.get(group["row"])
         group["customer_name"] = first["values"].get("customer_name", "") if first else ""
     return {
         "page_title": _("Import preview"),

@@ -29,14 +29,15 @@ class PageSizePagination(BasePagination):
     default_size = 20
 
     def paginate_queryset(self, queryset, request, view=None):
-        return self.paginate(queryset, request.query_params)
+        return self.paginate(queryset, request.query_params, count=getattr(view, "count_queryset", None))
 
-    def paginate(self, queryset, params=None, *, page: int | None = None, size: int | None = None):
+    def paginate(self, queryset, params=None, *, page: int | None = None, size: int | None = None, count=None):
+        """One page of `queryset`; `count(queryset)` may replace `queryset.count()` (e.g. a cached total)."""
         params = params or {}
         self.page = page if page is not None else parse_positive_int(params, "page", 1)
         requested = size if size is not None else parse_positive_int(params, "size", self.default_size)
         self.size = min(requested, settings.API_MAX_PAGE_SIZE)
-        self.total = queryset.count()
+        self.total = count(queryset) if count is not None else queryset.count()
         offset = (self.page - 1) * self.size
         # Past the last page there is simply nothing: an empty page, not an error.
         return list(queryset[offset : offset + self.size]) if offset < self.total else []

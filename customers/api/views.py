@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
 
 from accounts.models import User
 from crm_project.api import codes
@@ -29,10 +30,17 @@ from customers.api.serializers import (
     DuplicateCandidateSerializer,
     ShareSerializer,
     TagSerializer,
+    customer_list_item,
 )
 from customers.filtersets import CustomerFilterSet
 from customers.models import Customer, CustomerContact, CustomerTag
-from customers.selectors import customer_get_visible, customer_list_queryset, customers_visible_to
+from customers.selectors import (
+    customer_count,
+    customer_get_visible,
+    customer_list_page_cached,
+    customer_list_queryset,
+    customers_visible_to,
+)
 
 VIEW = "customers.view_customer"
 CHANGE = "customers.change_customer"
@@ -49,6 +57,24 @@ SORT_FIELDS = {
     "next_renewal_date": "next_renewal_date",
     "last_contact_date": "last_contact_date",
 }
+LIST_COLUMNS = (
+    "customer_code",
+    "customer_name",
+    "customer_type",
+    "industry",
+    "level",
+    "status",
+    "health_score",
+    "ltv",
+    "last_contact_date",
+    "next_renewal_date",
+    "created_at",
+    "tenant_id",
+    "assigned_manager__display_name",
+    "assigned_manager__first_name",
+    "assigned_manager__last_name",
+    "assigned_manager__username",
+)
 _CONTACT_KEYS = ("contacts", "contact_name", "phone", "mobile", "email", "wechat", "is_primary")
 
 
@@ -110,12 +136,24 @@ class CustomerListCreateView(CustomerAPIView):
     pagination_class = PageSizePagination
 
     def get_queryset(self):
-        return customer_list_queryset(self.request.user)
+        return customer_list_queryset(self.request.user).only(*LIST_COLUMNS)
+
+    def count_queryset(self, queryset) -> int:
+        filters = {
+            key: value for key, value in self.request.query_params.items() if key in self.filterset_class.base_filters
+        }
+        return customer_count(queryset, user=self.request.user, filters=filters)
 
     @extend_schema(responses={200: CustomerListItemSerializer(many=True)}, tags=["customers"])
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(CustomerListItemSerializer(page, many=True).data)
+        def compute():
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            # The hot path: plain dicts, same shape as CustomerListItemSerializer (which documents it).
+            return self.get_paginated_response([customer_list_item(customer) for customer in page]).data
+
+        # Invalid parameters raise inside compute(), so only valid answers are ever cached.
+        data = customer_list_page_cached(user=request.user, params=dict(request.query_params.items()), compute=compute)
+        return Response(data)
 
     @extend_schema(
         request=CustomerWriteSerializer, responses={201: CustomerCreatedSerializer}, tags=["customers"], filters=False

@@ -1,0 +1,648 @@
+"""Every write on contracts with its rules (PRD 3.3.1, 5.2.1, 5.2.2). Views, the API and jobs call these."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.services import audit_record, code_next, diff_fields, notify
+from contracts.choices import CURRENCIES, ChangeStatus, ContractStatus, RenewalType
+from contracts.models import (
+    ChangeRequest,
+    Contract,
+    ContractSlaBinding,
+    ContractVersion,
+    Invoice,
+    Milestone,
+    Payment,
+    RenewalReminder,
+)
+from customers.choices import CustomerStatus
+from customers.models import Customer
+
+CONTRACT_FIELDS = (
+    "contract_name",
+    "contract_type",
+    "contract_amount",
+    "currency",
+    "start_date",
+    "end_date",
+    "renewal_type",
+    "renewal_notice_days",
+    "payment_terms",
+    "service_level",
+)
+# Terms an approved change request may alter on an active contract.
+CHANGEABLE_FIELDS = (
+    "contract_name",
+    "contract_amount",
+    "currency",
+    "end_date",
+    "renewal_type",
+    "renewal_notice_days",
+    "payment_terms",
+    "service_level",
+)
+SNAPSHOT_FIELDS = ("contract_code", "status", *CONTRACT_FIELDS)
+
+STATUS_CODES = {
+    ContractStatus.DRAFT: "draft",
+    ContractStatus.ACTIVE: "active",
+    ContractStatus.EXPIRED: "expired",
+    ContractStatus.TERMINATED: "terminated",
+}
+# The only legal moves (PRD 5.2.2).
+TRANSITIONS = {
+    (ContractStatus.DRAFT, ContractStatus.ACTIVE),
+    (ContractStatus.ACTIVE, ContractStatus.EXPIRED),
+    (ContractStatus.ACTIVE, ContractStatus.TERMINATED),
+}
+
+
+class ContractRuleError(ValidationError):
+    """Amount, dates or currency break a contract rule (business code 40005)."""
+
+
+class IllegalTransition(Exception):
+    """A status change the lifecycle does not allow (answered 409 naming both states)."""
+
+    def __init__(self, current: int, requested: int):
+        self.current = STATUS_CODES[ContractStatus(current)]
+        self.requested = STATUS_CODES[ContractStatus(requested)]
+        super().__init__(
+            _("A contract cannot go from '%(current)s' to '%(requested)s'.")
+            % {"current": self.current, "requested": self.requested}
+        )
+
+
+def can_see_amount(user: User) -> bool:
+    """Field-level permission on `contract_amount` (finance, leads, admins)."""
+    return user.has_perm("contracts.view_contract_amount")
+
+
+def masked_amount(contract: Contract, user: User) -> Decimal | str:
+    """The amount for users allowed to see it, `***` for everyone else (pages, API, exports, logs)."""
+    return contract.contract_amount if can_see_amount(user) else "***"
+
+
+def _check_rules(contract: Contract) -> None:
+    errors: dict[str, list[str]] = {}
+    if contract.contract_amount is None or Decimal(contract.contract_amount) <= 0:
+        errors["contract_amount"] = [_("The amount must be greater than 0.")]
+    if contract.start_date and contract.end_date and contract.end_date <= contract.start_date:
+        errors["end_date"] = [_("The end date must be after the start date.")]
+    if contract.currency not in dict(CURRENCIES):
+        errors["currency"] = [
+            _("Currency must be one of %(list)s.") % {"list": ", ".join(code for code, _label in CURRENCIES)}
+        ]
+    if errors:
+        raise ContractRuleError(errors)
+    contract.full_clean(exclude=["tenant", "customer", "created_by", "contract_code", "template", "predecessor"])
+
+
+def _snapshot(contract: Contract) -> dict[str, Any]:
+    snapshot = {}
+    for name in SNAPSHOT_FIELDS:
+        value = getattr(contract, name)
+        snapshot[name] = value.isoformat() if isinstance(value, date) else str(value) if value is not None else None
+    return snapshot
+
+
+def _add_version(contract: Contract, actor: User | None, change_request: ChangeRequest | None = None) -> None:
+    ContractVersion.objects.create(
+        contract=contract,
+        version=contract.version,
+        snapshot=_snapshot(contract),
+        change_request=change_request,
+        created_by=actor,
+    )
+
+
+def _audit_changes(changes: dict, actor: User) -> dict:
+    """Audit entries never carry an amount in clear text unless... they never do: the log is for everyone."""
+    return {field: ("***", "***") if field == "contract_amount" else pair for field, pair in changes.items()}
+
+
+@transaction.atomic
+def contract_create(*, actor: User, customer: Customer, data: dict[str, Any], request=None) -> Contract:
+    """A new draft contract with a generated `CT` code and version 1."""
+    contract = Contract(customer=customer, created_by=actor, **{k: v for k, v in data.items() if k in CONTRACT_FIELDS})
+    _check_rules(contract)
+    contract.contract_code = code_next("CT")
+    contract.save()
+    _add_version(contract, actor)
+    audit_record(
+        action="crm.contract.created",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={"contract_code": (None, contract.contract_code), "customer": (None, customer.pk)},
+    )
+    return contract
+
+
+@transaction.atomic
+def contract_update(*, actor: User, contract: Contract, data: dict[str, Any], request=None) -> Contract:
+    """Edit a draft directly; an active contract changes only through an approved change request."""
+    if contract.status != ContractStatus.DRAFT:
+        raise IllegalTransition(contract.status, contract.status)
+    values = {k: v for k, v in data.items() if k in CONTRACT_FIELDS}
+    changes = diff_fields(contract, values)
+    for key, value in values.items():
+        setattr(contract, key, value)
+    _check_rules(contract)
+    contract.save()
+    if changes:
+        audit_record(
+            action="crm.contract.updated",
+            actor=actor,
+            obj=contract,
+            changes=_audit_changes(changes, actor),
+            request=request,
+        )
+    return contract
+
+
+def _transition(contract: Contract, target: int) -> None:
+    if (contract.status, target) not in TRANSITIONS:
+        raise IllegalTransition(contract.status, target)
+    contract.status = target
+
+
+def _refresh_customer_dates(customer: Customer) -> None:
+    next_end = (
+        Contract.objects.active().filter(customer=customer).order_by("end_date").values_list("end_date", flat=True)
+    ).first()
+    Customer.objects.filter(pk=customer.pk).update(next_renewal_date=next_end)
+
+
+def _customer_becomes_formal(customer: Customer, actor: User | None, request=None) -> None:
+    """Potential → formal on the first active contract; lost → formal on a new one (PRD 5.2.1)."""
+    if customer.status in (CustomerStatus.POTENTIAL, CustomerStatus.LOST):
+        old = customer.status
+        Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.FORMAL)
+        customer.status = CustomerStatus.FORMAL
+        audit_record(
+            action="crm.customer.status_changed",
+            actor=actor,
+            obj=customer,
+            request=request,
+            changes={"status": (old, CustomerStatus.FORMAL)},
+        )
+
+
+@transaction.atomic
+def contract_sign(*, actor: User, contract: Contract, signed_date: date | None = None, request=None) -> Contract:
+    """Draft → active: the signing date is set and the customer becomes formal."""
+    contract = Contract.objects.select_for_update().get(pk=contract.pk)
+    _transition(contract, ContractStatus.ACTIVE)
+    contract.signed_date = signed_date or timezone.localdate()
+    contract.save(update_fields=["status", "signed_date", "updated_at"])
+    _customer_becomes_formal(contract.customer, actor, request)
+    _refresh_customer_dates(contract.customer)
+    audit_record(
+        action="crm.contract.signed",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={"status": ("draft", "active")},
+    )
+    return contract
+
+
+@transaction.atomic
+def contract_terminate(*, actor: User, contract: Contract, reason: str, request=None) -> Contract:
+    """Active → terminated early, with a reason; the customer lapses later if nothing replaces it."""
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": [_("Give a reason for the termination.")]})
+    contract = Contract.objects.select_for_update().get(pk=contract.pk)
+    _transition(contract, ContractStatus.TERMINATED)
+    contract.terminated_reason = reason.strip()
+    contract.terminated_at = timezone.now()
+    contract.save(update_fields=["status", "terminated_reason", "terminated_at", "updated_at"])
+    _refresh_customer_dates(contract.customer)
+    audit_record(
+        action="crm.contract.terminated",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={"status": ("active", "terminated"), "reason": (None, contract.terminated_reason)},
+    )
+    return contract
+
+
+def _next_term(contract: Contract) -> tuple[date, date]:
+    """The term after `contract`: it starts the day after the end and lasts as long (in whole months when the
+    contract ran whole calendar months, e.g. 2025-01-01..2025-12-31 → 2026-01-01..2026-12-31)."""
+    start = contract.end_date + timedelta(days=1)
+    whole_months = contract.start_date.day == 1 and start.day == 1
+    if whole_months:
+        months = (start.year - contract.start_date.year) * 12 + start.month - contract.start_date.month
+        return start, _add_months(start, months) - timedelta(days=1)
+    return start, start + (contract.end_date - contract.start_date)
+
+
+def _add_months(day: date, months: int) -> date:
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@transaction.atomic
+def contract_renew(*, actor: User | None, contract: Contract, activate: bool = False, request=None) -> Contract:
+    """A successor contract for the next term, linked to its predecessor (a draft, or active for auto-renewal)."""
+    existing = Contract.objects.filter(predecessor=contract).first()
+    if existing is not None:  # renewing twice (a rerun of the daily job) returns the same successor
+        return existing
+    if contract.status not in (ContractStatus.ACTIVE, ContractStatus.EXPIRED):
+        raise IllegalTransition(contract.status, ContractStatus.ACTIVE)
+    start, end = _next_term(contract)
+    successor = Contract(
+        customer=contract.customer,
+        created_by=actor or contract.created_by,
+        predecessor=contract,
+        **{name: getattr(contract, name) for name in CONTRACT_FIELDS if name not in ("start_date", "end_date")},
+        start_date=start,
+        end_date=end,
+    )
+    _check_rules(successor)
+    successor.contract_code = code_next("CT")
+    successor.save()
+    _add_version(successor, actor)
+    for binding in contract.sla_bindings.all():
+        binding.pk = None
+        binding.contract = successor
+        binding.save()
+    audit_record(
+        action="crm.contract.renewed",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={"successor": (None, successor.contract_code)},
+    )
+    if activate:
+        successor.status = ContractStatus.ACTIVE
+        successor.signed_date = timezone.localdate()
+        successor.save(update_fields=["status", "signed_date", "updated_at"])
+        _customer_becomes_formal(successor.customer, actor, request)
+    return successor
+
+
+# --- Change requests ----------------------------------------------------------------------------------------------
+@transaction.atomic
+def change_request_create(
+    *, actor: User, contract: Contract, changes: dict[str, Any], reason: str, request=None
+) -> ChangeRequest:
+    """Propose new values for an active contract; nothing changes until someone else approves."""
+    if contract.status != ContractStatus.ACTIVE:
+        raise IllegalTransition(contract.status, contract.status)
+    unknown = [name for name in changes if name not in CHANGEABLE_FIELDS]
+    if unknown:
+        raise ValidationError({name: [_("This field cannot be changed by a change request.")] for name in unknown})
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": [_("Give a reason for the change.")]})
+    if not changes:
+        raise ValidationError({"changes": [_("Propose at least one change.")]})
+    trial = Contract(**{name: getattr(contract, name) for name in CONTRACT_FIELDS})
+    for name, value in changes.items():
+        try:
+            setattr(trial, name, Contract._meta.get_field(name).to_python(value))
+        except ValidationError as exc:
+            raise ContractRuleError({name: exc.messages}) from None
+    _check_rules(trial)
+    snapshot_before = _snapshot(contract)
+    snapshot_after = _snapshot(trial)
+    recorded = {name: {"old": snapshot_before[name], "new": snapshot_after[name]} for name in changes}
+    change = ChangeRequest.objects.create(
+        contract=contract, requested_by=actor, reason=reason.strip(), changes=recorded, base_version=contract.version
+    )
+    audit_record(
+        action="crm.contract.change_requested",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={"change_request": (None, change.pk)},
+    )
+    return change
+
+
+def _decide(actor: User, change: ChangeRequest) -> ChangeRequest:
+    if not actor.has_perm("contracts.approve_changerequest"):
+        raise PermissionDenied(_("You may not approve contract changes."))
+    if change.requested_by_id == actor.pk:
+        raise PermissionDenied(_("A change cannot be approved or rejected by the person who requested it."))
+    change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    if change.status != ChangeStatus.PENDING:
+        raise ValidationError({"status": [_("This change request was already decided.")]})
+    return change
+
+
+@transaction.atomic
+def change_request_approve(*, actor: User, change: ChangeRequest, note: str = "", request=None) -> Contract:
+    """Apply an approved change as a new contract version."""
+    change = _decide(actor, change)
+    contract = Contract.objects.select_for_update().get(pk=change.contract_id)
+    if contract.status != ContractStatus.ACTIVE:
+        raise IllegalTransition(contract.status, contract.status)
+    field_objects = {field.name: field for field in Contract._meta.fields}
+    for name, pair in change.changes.items():
+        setattr(contract, name, field_objects[name].to_python(pair["new"]))
+    _check_rules(contract)
+    contract.version += 1
+    contract.save()
+    _add_version(contract, actor, change)
+    change.status = ChangeStatus.APPROVED
+    change.decided_by = actor
+    change.decided_at = timezone.now()
+    change.decision_note = note
+    change.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    _refresh_customer_dates(contract.customer)
+    audit_record(
+        action="crm.contract.change_approved",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={"version": (contract.version - 1, contract.version), "change_request": (None, change.pk)},
+    )
+    return contract
+
+
+@transaction.atomic
+def change_request_reject(*, actor: User, change: ChangeRequest, note: str, request=None) -> ChangeRequest:
+    """Refuse a change; it is kept with the reason."""
+    if not note or not note.strip():
+        raise ValidationError({"note": [_("Give a reason for the rejection.")]})
+    change = _decide(actor, change)
+    change.status = ChangeStatus.REJECTED
+    change.decided_by = actor
+    change.decided_at = timezone.now()
+    change.decision_note = note.strip()
+    change.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    audit_record(
+        action="crm.contract.change_rejected",
+        actor=actor,
+        obj=change.contract,
+        request=request,
+        changes={"change_request": (None, change.pk)},
+    )
+    return change
+
+
+def version_diff(contract: Contract, old: int, new: int) -> dict[str, tuple[Any, Any]]:
+    """Fields that differ between two versions of a contract."""
+    snapshots = dict(
+        ContractVersion.objects.filter(contract=contract, version__in=[old, new]).values_list("version", "snapshot")
+    )
+    if old not in snapshots or new not in snapshots:
+        raise ValidationError({"version": [_("Unknown version.")]})
+    before, after = snapshots[old], snapshots[new]
+    return {name: (before.get(name), after.get(name)) for name in after if before.get(name) != after.get(name)}
+
+
+# --- SLA bindings and milestones ----------------------------------------------------------------------------------
+@transaction.atomic
+def sla_binding_set(
+    *, actor: User, contract: Contract, priority: str, data: dict[str, Any], request=None
+) -> ContractSlaBinding:
+    """Create or replace the SLA targets of one ticket priority on a contract."""
+    binding = ContractSlaBinding.objects.filter(contract=contract, priority=priority).first() or ContractSlaBinding(
+        contract=contract, priority=priority
+    )
+    for name in (
+        "first_response_minutes",
+        "resolution_minutes",
+        "service_hours",
+        "business_calendar",
+        "availability_target",
+        "policy",
+    ):
+        if name in data:
+            setattr(binding, name, data[name])
+    binding.full_clean(exclude=["tenant", "contract"])
+    if binding.resolution_minutes < binding.first_response_minutes:
+        raise ValidationError({"resolution_minutes": [_("Resolution cannot be faster than the first response.")]})
+    binding.save()
+    audit_record(
+        action="crm.contract.sla_set",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={f"sla_{priority}": (None, f"{binding.first_response_minutes}/{binding.resolution_minutes}")},
+    )
+    return binding
+
+
+@transaction.atomic
+def milestone_save(
+    *, actor: User, contract: Contract, data: dict[str, Any], milestone: Milestone | None = None, request=None
+) -> Milestone:
+    milestone = milestone or Milestone(contract=contract)
+    for name in ("title", "due_date", "status", "owner"):
+        if name in data:
+            setattr(milestone, name, data[name])
+    if milestone.status == "done" and milestone.completed_at is None:
+        milestone.completed_at = timezone.now()
+    milestone.full_clean(exclude=["tenant", "contract"])
+    milestone.save()
+    audit_record(
+        action="crm.contract.milestone_saved",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={"milestone": (None, milestone.title)},
+    )
+    return milestone
+
+
+# --- Invoices and payments ----------------------------------------------------------------------------------------
+def _invoice_status(invoice: Invoice) -> None:
+    paid = sum((p.amount for p in invoice.payments.all()), Decimal("0")) if invoice.pk else Decimal("0")
+    if invoice.status == "cancelled":
+        return
+    if paid >= invoice.amount > 0:
+        invoice.status = "paid"
+        invoice.paid_date = invoice.paid_date or max(p.paid_date for p in invoice.payments.all())
+    elif paid > 0:
+        invoice.status = "partial"
+    else:
+        invoice.status = "issued"
+
+
+@transaction.atomic
+def invoice_upsert(*, actor: User | None, contract: Contract, data: dict[str, Any], request=None) -> Invoice:
+    """Create or update an invoice; with `external_id` the same id twice is one row (idempotent)."""
+    external_id = data.get("external_id") or None
+    invoice = None
+    if external_id:
+        invoice = Invoice.objects.select_for_update().filter(external_id=external_id).first()
+    if invoice is None:
+        invoice = Invoice(contract=contract, external_id=external_id)
+    elif invoice.contract_id != contract.pk:
+        raise ValidationError({"contract_code": [_("This invoice belongs to another contract.")]})
+    for name in ("invoice_number", "amount", "issue_date", "due_date", "paid_date", "status"):
+        if name in data and data[name] is not None:
+            setattr(invoice, name, data[name])
+    taken = Invoice.objects.filter(invoice_number=invoice.invoice_number).exclude(pk=invoice.pk).exists()
+    if taken:
+        raise ValidationError({"invoice_number": [_("Another invoice already has this number.")]})
+    invoice.full_clean(exclude=["tenant", "contract"])
+    invoice.save()
+    audit_record(
+        action="crm.invoice.upserted",
+        actor=actor,
+        obj=contract,
+        request=request,
+        changes={"invoice": (None, invoice.invoice_number)},
+    )
+    return invoice
+
+
+@transaction.atomic
+def payment_upsert(*, actor: User | None, invoice: Invoice, data: dict[str, Any], request=None) -> Payment:
+    """Record a payment (idempotent on `external_id`) and bring the invoice status up to date."""
+    external_id = data.get("external_id") or None
+    payment = Payment.objects.filter(external_id=external_id).first() if external_id else None
+    if payment is not None and payment.invoice_id != invoice.pk:
+        raise ValidationError({"external_id": [_("This payment id belongs to another invoice.")]})
+    if payment is None:
+        payment = Payment(invoice=invoice, external_id=external_id)
+    for name in ("amount", "paid_date", "method"):
+        if name in data and data[name] is not None:
+            setattr(payment, name, data[name])
+    payment.invoice = invoice
+    payment.full_clean(exclude=["tenant", "invoice"])
+    payment.save()
+    invoice.refresh_from_db()
+    _invoice_status(invoice)
+    invoice.save(update_fields=["status", "paid_date", "updated_at"])
+    return payment
+
+
+# --- Daily jobs ---------------------------------------------------------------------------------------------------
+def contracts_expire_due(*, today: date) -> dict[str, int]:
+    """Active contracts past their end date expire; auto-renewing ones get their successor first. Idempotent."""
+    counts = {"expired": 0, "auto_renewed": 0, "customers_lost": 0}
+    for contract in Contract.objects.active().filter(end_date__lt=today).select_related("customer"):
+        with transaction.atomic():
+            if contract.renewal_type == RenewalType.AUTO:
+                contract_renew(actor=None, contract=contract, activate=True)
+                counts["auto_renewed"] += 1
+            locked = Contract.objects.select_for_update().get(pk=contract.pk)
+            if locked.status == ContractStatus.ACTIVE:
+                _transition(locked, ContractStatus.EXPIRED)
+                locked.save(update_fields=["status", "updated_at"])
+                audit_record(action="crm.contract.expired", obj=locked, changes={"status": ("active", "expired")})
+                counts["expired"] += 1
+            _refresh_customer_dates(contract.customer)
+    counts["customers_lost"] = customers_lapse(today=today)
+    return counts
+
+
+def customers_lapse(*, today: date) -> int:
+    """Formal customers with no active contract whose last one ended over the grace period ago become lost."""
+    grace = timedelta(days=settings.CONTRACT_RENEWAL_GRACE_DAYS)
+    lost = 0
+    candidates = (
+        Customer.objects.alive()
+        .filter(status=CustomerStatus.FORMAL)
+        .exclude(pk__in=Contract.objects.active().values("customer_id"))
+    )
+    for customer in candidates.filter(pk__in=Contract.objects.values("customer_id")):
+        contracts = Contract.objects.filter(customer=customer).exclude(status=ContractStatus.DRAFT)
+        last_end = (
+            max(
+                (c.terminated_at.date() if c.status == ContractStatus.TERMINATED and c.terminated_at else c.end_date)
+                for c in contracts
+            )
+            if contracts
+            else None
+        )
+        if last_end is not None and last_end + grace < today:
+            Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.LOST)
+            audit_record(
+                action="crm.customer.status_changed",
+                obj=customer,
+                changes={"status": (CustomerStatus.FORMAL, CustomerStatus.LOST)},
+            )
+            lost += 1
+    return lost
+
+
+def renewal_reminders_send(*, today: date) -> dict[str, int]:
+    """Remind the manager once per contract term when its end date enters the notice window. Safe to rerun.
+
+    Both pieces are idempotent on their own (a unique reminder per term, a notification de-duplication key),
+    so a rerun after a crash between them completes what is missing and duplicates nothing.
+    """
+    counts = {"due": 0, "reminded": 0}
+    contracts = (
+        Contract.objects.active().filter(end_date__gte=today).select_related("customer", "customer__assigned_manager")
+    )
+    for contract in contracts:
+        if contract.end_date - timedelta(days=contract.renewal_notice_days) > today:
+            continue
+        counts["due"] += 1
+        manager = contract.customer.assigned_manager
+        reminder, _created = RenewalReminder.objects.get_or_create(
+            contract=contract, term_end_date=contract.end_date, defaults={"manager": manager}
+        )
+        if manager is None:
+            continue
+        days_left = (contract.end_date - today).days
+        message = _("Contract %(code)s of %(customer)s ends on %(end)s (%(days)d days): plan the renewal.") % {
+            "code": contract.contract_code,
+            "customer": contract.customer.customer_name,
+            "end": contract.end_date.isoformat(),
+            "days": days_left,
+        }
+        sent = notify(
+            manager,
+            "contract.renewal_due",
+            contract,
+            message,
+            dedup_key=f"renewal:{contract.pk}:{contract.end_date.isoformat()}",
+            link=f"/contracts/{contract.pk}/",
+        )
+        if sent is not None:
+            counts["reminded"] += 1
+    return counts
+
+
+# --- Renewal probability (a transparent rule until the health module's model replaces it) ------------------------
+def renewal_probability(contract: Contract) -> tuple[float, list[str]]:
+    """Probability in [0, 1] with the reasons that moved it, from health, payments and contract history."""
+    score = 0.6
+    reasons: list[str] = []
+    health = float(contract.customer.health_score or 0)
+    if health >= 80:
+        score += 0.2
+        reasons.append(_("high health score (%(score).0f)") % {"score": health})
+    elif 0 < health < 50:
+        score -= 0.25
+        reasons.append(_("low health score (%(score).0f)") % {"score": health})
+    invoices = [i for i in contract.invoices.all() if i.status != "cancelled"]
+    if invoices:
+        on_time = sum(1 for i in invoices if i.paid_date and i.paid_date <= i.due_date) / len(invoices)
+        if on_time >= 0.9:
+            score += 0.1
+            reasons.append(_("invoices paid on time"))
+        elif on_time < 0.6:
+            score -= 0.2
+            reasons.append(_("late or unpaid invoices"))
+    if contract.predecessor_id:
+        score += 0.1
+        reasons.append(_("renewed before"))
+    if contract.renewal_type == RenewalType.AUTO:
+        score += 0.1
+        reasons.append(_("automatic renewal"))
+    return max(0.0, min(1.0, round(score, 2))), reasons
