@@ -9,30 +9,41 @@ _VERSION_KEY = "crm:perms:version"
 _TTL = 300
 
 
-def permissions_version() -> int:
-    """Bumped whenever roles, group permissions or user permissions change; part of every cache key."""
-    version = cache.get(_VERSION_KEY)
-    if version is None:
-        cache.add(_VERSION_KEY, 1, timeout=None)
-        version = cache.get(_VERSION_KEY, 1)
-    return version
-
-
 def permissions_changed(**_kwargs) -> None:
+    """Bumped whenever roles, group permissions or users change: every cached permission set becomes stale."""
     try:
         cache.incr(_VERSION_KEY)
     except ValueError:
         cache.set(_VERSION_KEY, 2, timeout=None)
 
 
-def cached_user_value(user, name: str, compute):
-    """A per-user value (permission set, role) cached until the permission version changes."""
-    key = f"crm:{name}:{user.pk}:{permissions_version()}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, _TTL)
-    return value
+def user_authz(user) -> dict:
+    """`{"perms": [...], "role": "csm"}` of a user, from one cache round trip when it is warm.
+
+    The entry carries the permission version it was computed under; a version bump makes it stale.
+    """
+    memo = getattr(user, "_crm_authz", None)
+    if memo is not None:
+        return memo
+    key = f"crm:authz:{user.pk}"
+    found = cache.get_many([_VERSION_KEY, key])
+    version = found.get(_VERSION_KEY)
+    if version is None:
+        cache.add(_VERSION_KEY, 1, timeout=None)
+        version = cache.get(_VERSION_KEY, 1)
+    entry = found.get(key)
+    if entry is None or entry.get("version") != version:
+        from accounts.roles import ROLE_CODES
+
+        names = {group.name for group in user.groups.all()}
+        entry = {
+            "version": version,
+            "perms": sorted(ModelBackend().get_all_permissions(user)),
+            "role": next((code for code in ROLE_CODES if code in names), ""),
+        }
+        cache.set(key, entry, _TTL)
+    user._crm_authz = entry
+    return entry
 
 
 class CachedModelBackend(ModelBackend):
@@ -42,9 +53,5 @@ class CachedModelBackend(ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            user_obj._perm_cache = set(
-                cached_user_value(
-                    user_obj, "perms", lambda: sorted(super(CachedModelBackend, self).get_all_permissions(user_obj))
-                )
-            )
+            user_obj._perm_cache = set(user_authz(user_obj)["perms"])
         return user_obj._perm_cache

@@ -54,14 +54,9 @@ class User(AbstractUser):
     @cached_property
     def role(self) -> str | None:
         """The role code (group name) of the user; the highest one when several were given."""
-        from accounts.backends import cached_user_value
-        from accounts.roles import ROLE_CODES
+        from accounts.backends import user_authz
 
-        def compute() -> str:
-            names = {group.name for group in self.groups.all()}
-            return next((code for code in ROLE_CODES if code in names), "")
-
-        return cached_user_value(self, "role", compute) or None
+        return user_authz(self)["role"] or None
 
     def has_role(self, *codes: str) -> bool:
         return self.role in codes

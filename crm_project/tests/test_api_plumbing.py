@@ -1,7 +1,9 @@
 import json
 import logging
+import time
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from accounts.models import Notification
@@ -138,11 +140,15 @@ def test_throttled_caller_gets_429_envelope_with_retry_after(api_as, owner, monk
 
     monkeypatch.setattr(UserThrottle, "THROTTLE_RATES", {"user": "3/min"})
     client = api_as(owner)
-    statuses = [client.get("/api/v1/notifications").status_code for _ in range(3)]
-    assert statuses == [200, 200, 200]
-    response = client.get("/api/v1/notifications")
-    assert_envelope(response, status=429, code=codes.THROTTLED)
-    assert int(response["Retry-After"]) > 0
+    start = int(time.time()) // 60 * 60 + 70  # 10 s into the next full minute, after the token was issued
+    with time_machine.travel(start, tick=False) as clock:
+        statuses = [client.get("/api/v1/notifications").status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        response = client.get("/api/v1/notifications")
+        assert_envelope(response, status=429, code=codes.THROTTLED)
+        assert int(response["Retry-After"]) == 50
+        clock.shift(51)  # the next window starts afresh
+        assert client.get("/api/v1/notifications").status_code == 200
 
 
 def test_another_users_notification_is_404(api_as, owner, teammate, outsider):
