@@ -25,7 +25,6 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -49,6 +48,7 @@ from contracts.forms import (
 from contracts.models import Contract
 from contracts.services import IllegalTransition, can_see_amount, masked_amount
 from crm_project.api.sorting import parse_sort
+from crm_project.ui import error_text, safe_next
 from customers.exporting import neutralise
 from customers.selectors import customers_visible_to
 
@@ -108,23 +108,6 @@ def _visible_or_404(user, pk, *, detail: bool = False) -> Contract:
 
 def _detail_url(contract: Contract, anchor: str = "") -> str:
     return reverse("contracts:contract_detail", args=[contract.pk]) + (f"#{anchor}" if anchor else "")
-
-
-def _safe_next(request, candidate: str | None, default: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return default
-
-
-def _error_text(exc: Exception) -> str:
-    """One readable line for a service refusal shown as a message."""
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return " ".join(str(message) for messages_ in exc.message_dict.values() for message in messages_)
-        return " ".join(str(message) for message in exc.messages)
-    return str(exc) or _("You may not do that.")
 
 
 def _field_label(name: str) -> str:
@@ -498,7 +481,7 @@ def contract_create(request):
             apply_service_errors(exc, form)
             return _render_wizard(request, 1, form, status=400)
         except PermissionDenied as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
             return _render_wizard(request, 1, form, status=400)
         sla_form = SlaTableForm(initial=SlaTableForm.initial_for(policy=policy), prefix="sla")
         return _render_wizard(request, 2, form, sla_form)
@@ -527,7 +510,7 @@ def contract_create(request):
         apply_service_errors(exc, form)
         return _render_wizard(request, 1, form, status=400)
     except PermissionDenied as exc:
-        form.add_error(None, _error_text(exc))
+        form.add_error(None, error_text(exc))
         return _render_wizard(request, 1, form, status=400)
     messages.success(request, _("Contract %(code)s created as a draft.") % {"code": contract.contract_code})
     return redirect("contracts:contract_detail", pk=contract.pk)
@@ -581,7 +564,7 @@ def contract_sign(request, pk: int):
     except IllegalTransition as exc:
         messages.error(request, str(exc))
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Contract %(code)s signed; it is now active.") % {"code": contract.contract_code})
     return redirect(_detail_url(contract))
@@ -603,7 +586,7 @@ def contract_terminate(request, pk: int):
     except IllegalTransition as exc:
         messages.error(request, str(exc))
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Contract %(code)s terminated.") % {"code": contract.contract_code})
     return redirect(_detail_url(contract))
@@ -619,7 +602,7 @@ def contract_renew(request, pk: int):
     except IllegalTransition as exc:
         messages.error(request, str(exc))
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request,
@@ -677,7 +660,7 @@ def change_request_decide(request, pk: int):
     change = selectors.change_request_get_visible(request.user, pk)
     if change is None:
         raise Http404(_("No such change request."))
-    back = _safe_next(request, request.POST.get("next"), reverse("contracts:approval_queue"))
+    back = safe_next(request, request.POST.get("next"), reverse("contracts:approval_queue"))
     form = DecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose approve or reject."))
@@ -697,7 +680,7 @@ def change_request_decide(request, pk: int):
     except IllegalTransition as exc:
         messages.error(request, str(exc))
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     return HttpResponseRedirect(back)
 
 
@@ -855,7 +838,7 @@ def contract_generate(request, pk: int):
     except IllegalTransition as exc:
         messages.error(request, str(exc))
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Document generated."))
     return redirect(_detail_url(contract, "documents"))
@@ -906,7 +889,7 @@ def milestone_done(request, pk: int, milestone_pk: int):
             request=request,
         )
     except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Milestone “%(title)s” done.") % {"title": milestone.title})
     return redirect(_detail_url(contract, "milestones"))

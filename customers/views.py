@@ -23,7 +23,6 @@ from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -32,6 +31,7 @@ from rest_framework.exceptions import ValidationError as SortError
 
 from accounts.models import AuditLog, User
 from crm_project.api.sorting import parse_sort
+from crm_project.ui import error_text, safe_next
 from customers import selectors, services
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel
 from customers.filtersets import CustomerFilterSet
@@ -83,23 +83,6 @@ def _detail_url(customer: Customer, tab: str | None = None, anchor: str = "") ->
     if tab:
         url += "?" + urlencode({"tab": tab})
     return url + (f"#{anchor}" if anchor else "")
-
-
-def _safe_next(request, candidate: str | None, default: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return default
-
-
-def _error_text(exc: Exception) -> str:
-    """One readable line for a service refusal shown as a message."""
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return " ".join(str(message) for messages_ in exc.message_dict.values() for message in messages_)
-        return " ".join(str(message) for message in exc.messages)
-    return str(exc) or _("You may not do that.")
 
 
 def _duplicate_message(request, existing: Customer) -> str:
@@ -266,7 +249,7 @@ def customer_list(request):
 def customer_bulk(request):
     """Bulk actions on the selected rows: assign a manager, add a tag, export the selection."""
     form = BulkActionForm(request.POST, tenant=request.tenant)
-    back = _safe_next(request, request.POST.get("next"), reverse("customers:customer_list"))
+    back = safe_next(request, request.POST.get("next"), reverse("customers:customer_list"))
     if not form.is_valid():
         for name, errors in form.errors.items():
             if name == "action":
@@ -310,7 +293,7 @@ def customer_bulk(request):
             )
             messages.success(request, text % {"tag": tag_name, "count": added})
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     return HttpResponseRedirect(back)
 
 
@@ -354,7 +337,7 @@ def customer_create(request):
     except ValidationError as exc:
         apply_service_errors(exc, form, formset, contact_rows=[index for index, _row in kept])
     except PermissionDenied as exc:
-        form.add_error(None, _error_text(exc))
+        form.add_error(None, error_text(exc))
     else:
         messages.success(request, _("Customer %(name)s created.") % {"name": customer.customer_name})
         return redirect("customers:customer_detail", pk=customer.pk)
@@ -422,7 +405,7 @@ def customer_edit(request, pk: int):
         else:
             apply_service_errors(exc, form, formset)
     except PermissionDenied as exc:
-        form.add_error(None, _error_text(exc))
+        form.add_error(None, error_text(exc))
     else:
         messages.success(request, _("Customer %(name)s saved.") % {"name": customer.customer_name})
         return redirect("customers:customer_detail", pk=customer.pk)
@@ -631,7 +614,7 @@ def customer_delete(request, pk: int):
     try:
         services.customer_delete(actor=request.user, customer=customer, request=request)
     except PermissionDenied as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
         return redirect("customers:customer_detail", pk=customer.pk)
     messages.success(request, _("Customer %(name)s deleted.") % {"name": customer.customer_name})
     return redirect("customers:customer_list")
@@ -662,7 +645,7 @@ def tag_add(request, pk: int):
         except ValidationError as exc:
             apply_service_errors(exc, form)
         except PermissionDenied as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             if not request.htmx:
                 messages.success(request, _("Tag added."))
@@ -681,7 +664,7 @@ def tag_remove(request, pk: int, tag_pk: int):
     try:
         services.tag_remove(actor=request.user, tag=tag, request=request)
     except PermissionDenied as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     else:
         if not request.htmx:
             messages.success(request, _("Tag “%(tag)s” removed.") % {"tag": tag.tag_name})
@@ -709,7 +692,7 @@ def customer_share(request, pk: int):
             services.customer_unshare(actor=request.user, customer=customer, user=user, request=request)
             messages.success(request, _("%(user)s no longer sees this customer through a share.") % {"user": user})
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     return redirect(back)
 
 
@@ -763,7 +746,7 @@ def customer_merge(request, pk: int, other_pk: int):
         except services.CustomerDuplicate as exc:
             form.add_error(None, _duplicate_message(request, exc.existing))
         except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, _error_text(exc))
+            form.add_error(None, error_text(exc))
         else:
             messages.success(
                 request,
