@@ -99,6 +99,10 @@ _TERM_CHOICES = {"status": ContractStatus, "contract_type": ContractType, "renew
 
 
 # --- Helpers --------------------------------------------------------------------------------------------------------
+# What a service raises to refuse an action; shown to the user as an error message.
+REFUSALS = (IllegalTransition, ValidationError, PermissionDenied)
+
+
 def _visible_or_404(user, pk, *, detail: bool = False) -> Contract:
     contract = selectors.contract_get_visible(user, pk, detail=detail)
     if contract is None:
@@ -561,9 +565,7 @@ def contract_sign(request, pk: int):
     contract = _visible_or_404(request.user, pk)
     try:
         services.contract_sign(actor=request.user, contract=contract, request=request)
-    except IllegalTransition as exc:
-        messages.error(request, str(exc))
-    except (ValidationError, PermissionDenied) as exc:
+    except REFUSALS as exc:
         messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Contract %(code)s signed; it is now active.") % {"code": contract.contract_code})
@@ -583,9 +585,7 @@ def contract_terminate(request, pk: int):
         services.contract_terminate(
             actor=request.user, contract=contract, reason=form.cleaned_data["reason"], request=request
         )
-    except IllegalTransition as exc:
-        messages.error(request, str(exc))
-    except (ValidationError, PermissionDenied) as exc:
+    except REFUSALS as exc:
         messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Contract %(code)s terminated.") % {"code": contract.contract_code})
@@ -599,9 +599,7 @@ def contract_renew(request, pk: int):
     contract = _visible_or_404(request.user, pk)
     try:
         successor = services.contract_renew(actor=request.user, contract=contract, request=request)
-    except IllegalTransition as exc:
-        messages.error(request, str(exc))
-    except (ValidationError, PermissionDenied) as exc:
+    except REFUSALS as exc:
         messages.error(request, error_text(exc))
     else:
         messages.success(
@@ -677,9 +675,7 @@ def change_request_decide(request, pk: int):
         else:
             services.change_request_reject(actor=request.user, change=change, note=note, request=request)
             messages.success(request, _("Change rejected."))
-    except IllegalTransition as exc:
-        messages.error(request, str(exc))
-    except (ValidationError, PermissionDenied) as exc:
+    except REFUSALS as exc:
         messages.error(request, error_text(exc))
     return HttpResponseRedirect(back)
 
@@ -835,9 +831,7 @@ def contract_generate(request, pk: int):
             _documents().contract_document_generate(
                 actor=request.user, contract=contract, template=form.cleaned_data["template"], request=request
             )
-    except IllegalTransition as exc:
-        messages.error(request, str(exc))
-    except (ValidationError, PermissionDenied) as exc:
+    except REFUSALS as exc:
         messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Document generated."))
