@@ -127,8 +127,8 @@ def _add_version(contract: Contract, actor: User | None, change_request: ChangeR
     )
 
 
-def _audit_changes(changes: dict, actor: User) -> dict:
-    """Audit entries never carry an amount in clear text unless... they never do: the log is for everyone."""
+def _audit_changes(changes: dict) -> dict:
+    """Contract amounts never reach the audit log in clear text (PRD 7.3.2: logs are masked)."""
     return {field: ("***", "***") if field == "contract_amount" else pair for field, pair in changes.items()}
 
 
@@ -166,7 +166,7 @@ def contract_update(*, actor: User, contract: Contract, data: dict[str, Any], re
             action="crm.contract.updated",
             actor=actor,
             obj=contract,
-            changes=_audit_changes(changes, actor),
+            changes=_audit_changes(changes),
             request=request,
         )
     return contract

@@ -71,7 +71,7 @@ class ContractAPIView(GenericAPIView):
             return codes.CONTRACT_INVALID
         return codes.VALIDATION_ERROR
 
-    def get_contract(self, *, lock: bool = False) -> Contract:
+    def get_contract(self) -> Contract:
         queryset = contracts_visible_to(self.request.user).select_related("customer")
         contract = queryset.filter(pk=self.kwargs["contract_id"]).first()
         if contract is None:
