@@ -4,14 +4,16 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Notification
+from accounts.registry import NavItem, nav_items
 
-# (label, url name, permission needed or None). Later apps append their entries here.
-NAV_ITEMS: list[tuple[str, str, str | None]] = [
-    (_("Dashboard"), "dashboard", None),
-    (_("Notifications"), "accounts:notifications", None),
-    (_("Audit log"), "accounts:audit_log", "accounts.view_auditlog"),
-    (_("Job runs"), "accounts:job_runs", "accounts.view_jobrun"),
-]
+# Domain apps register their own entries (with weights) from their AppConfig.ready().
+for _item in (
+    NavItem("dashboard", _("Dashboard"), "dashboard", None, weight=0),
+    NavItem("notifications", _("Notifications"), "accounts:notifications", None, weight=800),
+    NavItem("audit_log", _("Audit log"), "accounts:audit_log", "accounts.view_auditlog", weight=900),
+    NavItem("job_runs", _("Job runs"), "accounts:job_runs", "accounts.view_jobrun", weight=910),
+):
+    nav_items.register(_item)
 
 
 def navigation(request):
@@ -19,15 +21,16 @@ def navigation(request):
     if user is None or not user.is_authenticated or request.path.startswith(("/api/", "/admin/")):
         return {}
     items = []
-    for label, url_name, permission in NAV_ITEMS:
-        if permission and not user.has_perm(permission):
+    for item in nav_items:
+        if item.permission and not user.has_perm(item.permission):
             continue
         try:
-            url = reverse(url_name)
+            url = reverse(item.url_name)
         except NoReverseMatch:
             continue
         active = request.path == url if url == "/" else request.path.startswith(url)
-        items.append({"label": label, "url": url, "active": active, "icon": url_name})
+        badge = item.badge(request) if item.badge else None
+        items.append({"label": item.label, "url": url, "active": active, "icon": item.url_name, "badge": badge})
     tenant = getattr(request, "tenant", None)
     unread = Notification.objects.filter(recipient=user, read_at__isnull=True).count() if tenant else 0
     return {"nav_items": items, "unread_notifications": unread, "current_tenant": tenant}

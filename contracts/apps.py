@@ -7,7 +7,6 @@ class ContractsConfig(AppConfig):
     verbose_name = _("Contracts")
 
     def ready(self) -> None:
-        from accounts.context_processors import NAV_ITEMS
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {"contracts.view_contract"}
@@ -22,4 +21,46 @@ class ContractsConfig(AppConfig):
                 VIEWER: read,
             }
         )
-        NAV_ITEMS.insert(2, (_("Contracts"), "contracts:contract_list", "contracts.view_contract"))
+        self._register_extensions()
+
+    def _register_extensions(self) -> None:
+        from accounts.registry import NavItem, audit_labels, nav_items
+        from contracts import receivers, views
+        from customers.extensions import CustomerTab, TimelineSource, customer_tabs, timeline_sources
+
+        nav_items.register(
+            NavItem("contracts", _("Contracts"), "contracts:contract_list", "contracts.view_contract", 30)
+        )
+        customer_tabs.register(
+            CustomerTab(
+                "contracts",
+                _("Contracts"),
+                "contracts/_customer_contracts_tab.html",
+                permission="contracts.view_contract",
+                weight=40,
+                context=views.customer_contracts_tab_context,
+            )
+        )
+        timeline_sources.register(
+            TimelineSource(
+                "contracts", receivers.contract_timeline_entries, permission="contracts.view_contract", weight=100
+            )
+        )
+        audit_labels.register(
+            {
+                "crm.contract.created": _("Contract created"),
+                "crm.contract.updated": _("Contract updated"),
+                "crm.contract.signed": _("Contract signed"),
+                "crm.contract.terminated": _("Contract terminated"),
+                "crm.contract.renewed": _("Contract renewed"),
+                "crm.contract.expired": _("Contract expired"),
+                "crm.contract.moved": _("Contract moved to another customer"),
+                "crm.contract.change_requested": _("Contract change requested"),
+                "crm.contract.change_approved": _("Contract change approved"),
+                "crm.contract.change_rejected": _("Contract change rejected"),
+                "crm.contract.sla_set": _("SLA binding set"),
+                "crm.contract.milestone_saved": _("Milestone saved"),
+                "crm.contract.document_generated": _("Contract document generated"),
+                "crm.invoice.upserted": _("Invoice recorded"),
+            }
+        )

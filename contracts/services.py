@@ -185,6 +185,26 @@ def _refresh_customer_dates(customer: Customer) -> None:
     Customer.objects.filter(pk=customer.pk).update(next_renewal_date=next_end)
 
 
+def contracts_move_to_customer(*, source: Customer, target: Customer, actor: User | None = None) -> int:
+    """Move every contract of `source` to `target` (customer merge); both renewal dates follow. Audited."""
+    moved = list(Contract.objects.select_for_update().filter(customer=source))
+    for contract in moved:
+        contract.customer = target
+        contract.save(update_fields=["customer", "updated_at"])
+        audit_record(
+            action="crm.contract.moved",
+            actor=actor,
+            obj=contract,
+            changes={"customer": (source.customer_code, target.customer_code)},
+        )
+    if moved:
+        _refresh_customer_dates(target)
+        _refresh_customer_dates(source)
+        if any(contract.status == ContractStatus.ACTIVE for contract in moved):
+            _customer_becomes_formal(target, actor)
+    return len(moved)
+
+
 def _customer_becomes_formal(customer: Customer, actor: User | None, request=None) -> None:
     """Potential → formal on the first active contract; lost → formal on a new one (PRD 5.2.1)."""
     if customer.status in (CustomerStatus.POTENTIAL, CustomerStatus.LOST):

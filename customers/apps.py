@@ -7,7 +7,6 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
-        from accounts.context_processors import NAV_ITEMS
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         everything = {
@@ -34,6 +33,53 @@ class CustomersConfig(AppConfig):
                 VIEWER: {"customers.view_customer"},
             }
         )
-        from customers import signals  # noqa: F401  (cache invalidation receivers)
+        from customers import receivers  # noqa: F401  (cache invalidation receivers)
 
-        NAV_ITEMS.insert(1, (_("Customers"), "customers:customer_list", "customers.view_customer"))
+        self._register_extensions()
+
+    def _register_extensions(self) -> None:
+        from accounts.registry import NavItem, audit_labels, nav_items
+        from customers import views
+        from customers.extensions import CustomerTab, TimelineSource, customer_tabs, timeline_sources
+
+        nav_items.register(
+            NavItem("customers", _("Customers"), "customers:customer_list", "customers.view_customer", 20)
+        )
+        for tab in (
+            CustomerTab(
+                "overview", _("Overview"), "customers/tabs/_overview.html", weight=10, context=views.share_context
+            ),
+            CustomerTab(
+                "contacts",
+                _("Contacts"),
+                "customers/tabs/_contacts.html",
+                weight=20,
+                count=lambda customer: len(customer.contacts.all()),
+            ),
+            CustomerTab("tags", _("Tags"), "customers/tabs/_tags.html", weight=30, count=lambda c: len(c.tags.all())),
+            CustomerTab(
+                "timeline", _("Timeline"), "customers/tabs/_timeline.html", weight=900, context=views.timeline_context
+            ),
+            CustomerTab("duplicates", _("Duplicates"), url_name="customers:customer_duplicates", weight=1000),
+        ):
+            customer_tabs.register(tab)
+        timeline_sources.register(TimelineSource("audit", views.audit_timeline_entries, weight=1000))
+        audit_labels.register(
+            {
+                "crm.customer.created": _("Customer created"),
+                "crm.customer.updated": _("Customer updated"),
+                "crm.customer.reassigned": _("Customer reassigned"),
+                "crm.customer.deleted": _("Customer deleted"),
+                "crm.customer.shared": _("Customer shared"),
+                "crm.customer.unshared": _("Share removed"),
+                "crm.customer.merged": _("Customers merged"),
+                "crm.customer.imported": _("Customer imported"),
+                "crm.customer.status_changed": _("Customer status changed"),
+                "crm.contact.created": _("Contact added"),
+                "crm.contact.updated": _("Contact changed"),
+                "crm.contact.deleted": _("Contact removed"),
+                "crm.tag.added": _("Tag added"),
+                "crm.tag.updated": _("Tag changed"),
+                "crm.tag.removed": _("Tag removed"),
+            }
+        )

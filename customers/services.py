@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -20,6 +20,7 @@ from accounts.models import User
 from accounts.roles import CSM
 from accounts.services import audit_record, code_next, diff_fields
 from customers.models import Customer, CustomerContact, CustomerTag
+from customers.signals import customer_merged
 
 CUSTOMER_FIELDS = (
     "customer_name",
@@ -50,9 +51,6 @@ CONTACT_FIELDS = (
     "contact_preference",
 )
 TAG_FIELDS = ("tag_name", "tag_type", "tag_category", "tag_value", "confidence")
-
-# Later apps register callables (survivor, duplicate) that move their rows during a merge.
-MERGE_HOOKS: list[Callable[[Customer, Customer], None]] = []
 
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -412,8 +410,12 @@ def customer_merge(
     tags_moved = CustomerTag.objects.filter(customer=duplicate).update(customer=survivor)
     for share in duplicate.user_shares.select_related("user"):
         assign_perm("customers.view_customer", share.user, survivor)
-    for hook in MERGE_HOOKS:
-        hook(survivor, duplicate)
+    # Higher apps move their rows (contracts, tickets, ...) and report counts for the audit entry.
+    moved_elsewhere: dict[str, int] = {}
+    for _receiver, result in customer_merged.send(
+        sender=Customer, survivor=survivor, duplicate=duplicate, actor=actor, request=request
+    ):
+        moved_elsewhere.update(result or {})
     audit_record(
         action="crm.customer.merged",
         actor=actor,
@@ -424,6 +426,7 @@ def customer_merge(
             "merged_customer": (duplicate.pk, None),
             "contacts_moved": (0, contacts_moved),
             "tags_moved": (0, tags_moved),
+            **{f"{label}_moved": (0, count) for label, count in moved_elsewhere.items()},
         },
     )
     return survivor

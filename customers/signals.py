@@ -1,28 +1,17 @@
-"""Any change to customers, contacts, tags or shares invalidates the cached list totals of the tenant."""
+"""Domain signals of the customers layer; higher apps subscribe from their own `AppConfig.ready()`.
 
-from django.conf import settings
-from django.db.models.signals import post_delete, post_save
+Every signal is sent inside the writing transaction, after the change, so a receiver that fails rolls
+the whole change back (a merge never leaves contracts behind on the merged customer).
+"""
 
-from customers.cache import customers_changed
-from customers.models import Customer, CustomerContact, CustomerTag, CustomerUserObjectPermission
+from django.dispatch import Signal
 
+# sender=Customer, survivor=Customer, duplicate=Customer, actor=User|None, request=HttpRequest|None.
+# Receivers move their rows from `duplicate` to `survivor` and return a dict {label: count} for the audit entry.
+customer_merged = Signal()
 
-def _changed(sender, instance, **kwargs):
-    if isinstance(instance, CustomerUserObjectPermission):
-        customers_changed(instance.content_object.tenant_id)
-    else:
-        customers_changed(instance.tenant_id)
+# sender=Customer, customer=Customer, old=int, new=int, reason=str, actor=User|None.
+customer_status_changed = Signal()
 
-
-for model in (Customer, CustomerContact, CustomerTag, CustomerUserObjectPermission):
-    post_save.connect(_changed, sender=model, dispatch_uid=f"customers.count.save.{model.__name__}")
-    post_delete.connect(_changed, sender=model, dispatch_uid=f"customers.count.delete.{model.__name__}")
-
-
-def _user_changed(sender, instance, update_fields=None, **kwargs):
-    # List pages show the manager's name: a renamed or deactivated user invalidates the tenant's cached pages.
-    if update_fields is None or set(update_fields) != {"last_login"}:
-        customers_changed(instance.tenant_id)
-
-
-post_save.connect(_user_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="customers.count.user")
+# sender=Customer, customer=Customer, actor=User|None: the customer was soft-deleted.
+customer_deleted = Signal()

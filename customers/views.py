@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
@@ -30,10 +28,12 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError as SortError
 
 from accounts.models import AuditLog, User
+from accounts.registry import audit_labels
 from crm_project.api.sorting import parse_sort
 from crm_project.ui import error_text, safe_next
 from customers import selectors, services
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel
+from customers.extensions import TimelineEntry, customer_tabs, customer_timeline, visible
 from customers.filtersets import CustomerFilterSet
 from customers.forms import (
     CONTACT_FORM_FIELDS,
@@ -415,43 +415,6 @@ def customer_edit(request, pk: int):
 
 
 # --- 360° page ------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CustomerTab:
-    """One tab of the customer page. Later apps append to (or replace entries of) CUSTOMER_TABS.
-
-    slug        ?tab=<slug>
-    label       translatable label
-    template    partial rendered when the tab is open (context: customer, tab, request, perms, ...)
-    url_name    instead of a panel, the tab links to this URL (reversed with the customer's pk)
-    permission  hide the tab from users without it
-    module      for a placeholder: name of the module that will fill it
-    context     optional (request, customer) -> dict, called only when the tab is open
-    count       optional customer -> int shown as a badge (use prefetched data)
-    """
-
-    slug: str
-    label: Any
-    template: str = "customers/tabs/_placeholder.html"
-    url_name: str | None = None
-    permission: str | None = None
-    module: Any = None
-    context: Callable[[Any, Customer], dict] | None = None
-    count: Callable[[Customer], int] | None = None
-
-
-AUDIT_ACTION_LABELS = {
-    "crm.customer.created": gettext_lazy("Created"),
-    "crm.customer.updated": gettext_lazy("Updated"),
-    "crm.customer.reassigned": gettext_lazy("Reassigned"),
-    "crm.customer.deleted": gettext_lazy("Deleted"),
-    "crm.customer.shared": gettext_lazy("Shared"),
-    "crm.customer.unshared": gettext_lazy("Share removed"),
-    "crm.customer.merged": gettext_lazy("Merged"),
-    "crm.customer.imported": gettext_lazy("Imported"),
-    "crm.tag.added": gettext_lazy("Tag added"),
-    "crm.tag.updated": gettext_lazy("Tag changed"),
-    "crm.tag.removed": gettext_lazy("Tag removed"),
-}
 _CHOICE_FIELDS = {"status": CustomerStatus, "level": CustomerLevel, "customer_type": CustomerType}
 
 
@@ -461,6 +424,7 @@ _EXTRA_FIELD_LABELS = {
     "merged_customer": gettext_lazy("Merged customer"),
     "contacts_moved": gettext_lazy("Contacts moved"),
     "tags_moved": gettext_lazy("Tags moved"),
+    "reason": gettext_lazy("Reason"),
 }
 _USER_FIELDS = ("assigned_manager", "shared_with")
 
@@ -484,13 +448,12 @@ def _display_value(name: str, value: Any) -> Any:
     return value
 
 
-def timeline_context(request, customer: Customer) -> dict:
-    """This customer's audit entries, newest first (user ids shown as names)."""
-    entries = list(
-        AuditLog.objects.filter(object_type="customers.customer", object_id=str(customer.pk)).order_by(
-            "-created_at", "-id"
-        )[:20]
-    )
+def audit_timeline_entries(request, customer: Customer, before, limit: int) -> list[TimelineEntry]:
+    """The audit entries filed under this customer (any app's), with readable labels and user names."""
+    entries_qs = AuditLog.objects.filter(object_type="customers.customer", object_id=str(customer.pk))
+    if before is not None:
+        entries_qs = entries_qs.filter(created_at__lt=before)
+    entries = list(entries_qs.order_by("-created_at", "-id")[:limit])
     user_ids = {
         value
         for entry in entries
@@ -510,18 +473,28 @@ def timeline_context(request, customer: Customer) -> dict:
             return names.get(value, f"#{value}")
         return _display_value(name, value)
 
-    rows = []
-    for entry in entries:
-        changes = [
-            (_field_label(name), shown(name, change.get("old")), shown(name, change.get("new")))
-            for name, change in (entry.changes or {}).items()
-            if isinstance(change, dict)
-        ]
-        rows.append({"entry": entry, "label": AUDIT_ACTION_LABELS.get(entry.action, entry.action), "changes": changes})
-    return {"timeline": rows}
+    return [
+        TimelineEntry(
+            when=entry.created_at,
+            kind="audit",
+            title=audit_labels.label(entry.action),
+            actor=entry.actor_name,
+            changes=tuple(
+                (_field_label(name), shown(name, change.get("old")), shown(name, change.get("new")))
+                for name, change in (entry.changes or {}).items()
+                if isinstance(change, dict)
+            ),
+        )
+        for entry in entries
+    ]
 
 
-def _share_context(request, customer: Customer) -> dict:
+def timeline_context(request, customer: Customer) -> dict:
+    """The merged timeline of every registered source, newest first."""
+    return {"timeline": customer_timeline(request, customer, limit=30)}
+
+
+def share_context(request, customer: Customer) -> dict:
     """The sharing panel of the overview (leads and admins only)."""
     if not request.user.has_perm(ASSIGN):
         return {}
@@ -530,37 +503,6 @@ def _share_context(request, customer: Customer) -> dict:
     form = ShareForm(tenant=request.tenant, initial={"action": "share"})
     form.fields["user"].queryset = form.fields["user"].queryset.exclude(pk__in=[pk for pk in taken if pk])
     return {"shared_users": shared, "share_form": form}
-
-
-def _contracts_tab_context(request, customer: Customer) -> dict:
-    from contracts.views import customer_contracts_tab_context  # lazy: contracts depends on customers
-
-    return customer_contracts_tab_context(request, customer)
-
-
-CUSTOMER_TABS: list[CustomerTab] = [
-    CustomerTab("overview", gettext_lazy("Overview"), "customers/tabs/_overview.html", context=_share_context),
-    CustomerTab(
-        "contacts",
-        gettext_lazy("Contacts"),
-        "customers/tabs/_contacts.html",
-        count=lambda customer: len(customer.contacts.all()),
-    ),
-    CustomerTab("tags", gettext_lazy("Tags"), "customers/tabs/_tags.html", count=lambda c: len(c.tags.all())),
-    CustomerTab(
-        "contracts",
-        gettext_lazy("Contracts"),
-        "contracts/_customer_contracts_tab.html",
-        permission="contracts.view_contract",
-        context=_contracts_tab_context,
-    ),
-    CustomerTab("service", gettext_lazy("Service"), module=gettext_lazy("Service")),
-    CustomerTab("health", gettext_lazy("Health"), module=gettext_lazy("Health")),
-    CustomerTab("tasks", gettext_lazy("Tasks"), module=gettext_lazy("Tasks")),
-    CustomerTab("communications", gettext_lazy("Communications"), module=gettext_lazy("Communications")),
-    CustomerTab("timeline", gettext_lazy("Timeline"), "customers/tabs/_timeline.html", context=timeline_context),
-    CustomerTab("duplicates", gettext_lazy("Duplicates"), url_name="customers:customer_duplicates"),
-]
 
 
 def _website_url(website: str) -> str | None:
@@ -576,7 +518,7 @@ def customer_detail(request, pk: int):
     """The customer 360° page: header, quick actions, tabs (?tab=...; htmx swaps only the tab area)."""
     customer = _visible_or_404(request.user, pk)
     user = request.user
-    tabs = [tab for tab in CUSTOMER_TABS if not tab.permission or user.has_perm(tab.permission)]
+    tabs = visible(customer_tabs, user)
     panel_tabs = [tab for tab in tabs if not tab.url_name]
     slug = request.GET.get("tab") or panel_tabs[0].slug
     active = next((tab for tab in panel_tabs if tab.slug == slug), panel_tabs[0])

@@ -1,0 +1,106 @@
+"""Extension points of the platform layer, filled by the domain apps from their own `AppConfig.ready()`.
+
+A lower layer owns a registry; a higher app registers into it. Nothing here imports a domain app.
+Entries carry an explicit `weight` (lower first), so the order never depends on INSTALLED_APPS.
+
+    from accounts.registry import nav_items, NavItem
+    nav_items.register(NavItem("tasks", _("Tasks"), "success_tasks:board", "success_tasks.view_task", weight=40))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Named entries with a weight; registering a key twice replaces the entry (apps may override)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._entries: dict[str, T] = {}
+
+    def register(self, entry: T) -> T:
+        self._entries[entry.key] = entry  # type: ignore[attr-defined]
+        return entry
+
+    def unregister(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def get(self, key: str) -> T | None:
+        return self._entries.get(key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(sorted(self._entries.values(), key=lambda e: (e.weight, e.key)))  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """An entry of the staff navigation; `permission` hides it from users without it."""
+
+    key: str
+    label: Any
+    url_name: str
+    permission: str | None = None
+    weight: int = 100
+    badge: Callable[[Any], int | None] | None = None  # (request) -> count shown next to the label
+
+
+@dataclass(frozen=True)
+class DashboardCard:
+    """A card of the staff dashboard (`/`): a template and an optional context function."""
+
+    key: str
+    label: Any
+    template: str
+    permission: str | None = None
+    weight: int = 100
+    context: Callable[[Any], dict] | None = None  # (request) -> extra context
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job an operator can also run at once (`manage.py run_job NAME`).
+
+    `task` is the dotted Celery task name; per-tenant jobs take the tenant id as their only argument.
+    `schedule` is a Celery schedule (crontab / seconds) or None for on-demand only.
+    """
+
+    key: str
+    task: str
+    label: Any = ""
+    schedule: Any = None
+    per_tenant: bool = True
+    weight: int = 100
+
+
+nav_items: Registry[NavItem] = Registry("nav_items")
+dashboard_cards: Registry[DashboardCard] = Registry("dashboard_cards")
+jobs: Registry[Job] = Registry("jobs")
+
+
+@dataclass
+class _Labels:
+    labels: dict[str, Any] = field(default_factory=dict)
+
+    def register(self, mapping: dict[str, Any]) -> None:
+        self.labels.update(mapping)
+
+    def label(self, action: str) -> Any:
+        return self.labels.get(action, action)
+
+    def __contains__(self, action: str) -> bool:
+        return action in self.labels
+
+
+# Audit action code -> readable label ("crm.contract.renewed" -> "Contract renewed"), shown on timelines.
+audit_labels = _Labels()
