@@ -48,8 +48,8 @@ from contracts.forms import (
 from contracts.models import Contract
 from contracts.services import IllegalTransition, can_see_amount, masked_amount
 from crm_project.api.sorting import parse_sort
+from crm_project.exports import neutralise
 from crm_project.ui import error_text, safe_next
-from customers.exporting import neutralise
 from customers.selectors import customers_visible_to
 
 VIEW = "contracts.view_contract"
