@@ -304,9 +304,8 @@ def customer_edit(request, pk: int):
                 contact = contacts.get(row.cleaned_data["contact_id"])
                 if contact is not None:
                     services.contact_delete(actor=request.user, contact=contact, request=request)
-            # Demotions first, so a new primary never meets the old one.
-            kept = sorted(formset.kept_forms(), key=lambda item: bool(item[1].cleaned_data.get("is_primary")))
-            for index, row in kept:
+            # Any order: making a contact primary demotes the old primary inside the service.
+            for index, row in formset.kept_forms():
                 current_row = index
                 contact_id = row.cleaned_data.get("contact_id")
                 if contact_id:

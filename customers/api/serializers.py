@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -10,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from crm_project.api.mixins import RefuseReadOnlyMixin
+from customers import services
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
 from customers.validators import validate_email, validate_mobile, validate_phone, validate_tag_name
 
@@ -105,7 +107,8 @@ class ManagerIdField(serializers.IntegerField):
 class CustomerWriteSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     """Body of create (with nested contacts and tags) and of full/partial update (without them)."""
 
-    refused_fields = READ_ONLY_CUSTOMER_FIELDS
+    refused_fields = (*READ_ONLY_CUSTOMER_FIELDS, "status")
+    refused_messages = {"status": services.status_read_only_message}
 
     customer_name = serializers.CharField(max_length=200)
     customer_type = serializers.ChoiceField(choices=CustomerType.choices, required=False)
@@ -114,7 +117,6 @@ class CustomerWriteSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     address = serializers.CharField(required=False, allow_blank=True)
     website = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    status = serializers.ChoiceField(choices=CustomerStatus.choices, required=False)
     level = serializers.ChoiceField(choices=CustomerLevel.choices, required=False)
     source = serializers.CharField(max_length=50, required=False, allow_blank=True)
     region = serializers.CharField(max_length=50, required=False, allow_blank=True)
@@ -125,8 +127,10 @@ class CustomerWriteSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     )
 
     def validate_contacts(self, contacts):
-        if sum(1 for contact in contacts if contact.get("is_primary")) > 1:
-            raise serializers.ValidationError(_("Only one contact can be the primary contact."))
+        try:
+            services.check_one_primary(contacts)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["contacts"]) from None
         return contacts
 
     def service_data(self) -> dict:

@@ -24,8 +24,14 @@ def make_customer(
     A CSM actor becomes the manager (the service's rule); pass `assigned_manager=` with a lead or admin actor.
     """
     fields.setdefault("customer_name", f"Customer {next(_numbers):04d} Ltd")
+    status = fields.pop("status", None)
     with tenant_scope(actor.tenant):
-        return services.customer_create(actor=actor, data=fields, contacts=list(contacts), tags=list(tags))
+        customer = services.customer_create(actor=actor, data=fields, contacts=list(contacts), tags=list(tags))
+        if status is not None and status != customer.status:
+            # Test data only: in the product the status follows the contracts (services.customer_status_change).
+            Customer.objects.filter(pk=customer.pk).update(status=status)
+            customer.status = status
+        return customer
 
 
 def make_contact(actor, customer: Customer, **fields: Any) -> CustomerContact:

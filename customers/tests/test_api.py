@@ -15,6 +15,7 @@ from crm_project.api import codes
 from crm_project.testing import assert_api_not_found, assert_envelope, query_budget
 from customers import services
 from customers.models import Customer, CustomerContact
+from customers.tests import factories
 
 PRD_BODY = {
     "customer_name": "ABC科技有限公司",
@@ -42,10 +43,7 @@ PRD_BODY = {
 
 
 def make_customer(actor, name, *, contacts=(), tags=(), **fields):
-    with tenant_scope(actor.tenant):
-        return services.customer_create(
-            actor=actor, data={"customer_name": name, **fields}, contacts=list(contacts), tags=list(tags)
-        )
+    return factories.make_customer(actor, customer_name=name, contacts=contacts, tags=tags, **fields)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from accounts.models import AuditLog
 from accounts.tenancy import tenant_scope
 from customers import importing, services
 from customers.models import Customer, CustomerContact, CustomerTag
+from customers.tests import factories
 
 EXPORT_URL = reverse("customers:customer_export")
 IMPORT_URL = reverse("customers:customer_import")
@@ -34,10 +35,7 @@ def lead(make_user):
 
 
 def create(actor, name, *, contacts=(), tags=(), **fields):
-    with tenant_scope(actor.tenant):
-        return services.customer_create(
-            actor=actor, data={"customer_name": name, **fields}, contacts=list(contacts), tags=list(tags)
-        )
+    return factories.make_customer(actor, customer_name=name, contacts=contacts, tags=tags, **fields)
 
 
 def customer_count(tenant, **filters) -> int:
