@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.admin_mixins import AdminServiceRefused, ObjectTenantScopeMixin, TenantScopedAdminMixin
 from accounts.models import User
+from accounts.roles import MASK, can_see_amounts
 from accounts.tenancy import tenant_scope
 from customers import selectors, services
 from customers.choices import CustomerStatus
@@ -175,6 +176,24 @@ class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScope
     ]
     inlines = [CustomerContactInline, CustomerTagInline]
     action_form = MarkLostActionForm
+
+    @staticmethod
+    def _money_fields(request, names):
+        """Money follows the amount permission (accounts.roles): without it `ltv` shows as ***."""
+        if can_see_amounts(request.user):
+            return list(names)
+        return ["ltv_masked" if name == "ltv" else name for name in names]
+
+    def get_fields(self, request, obj=None):
+        return self._money_fields(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._money_fields(request, super().get_readonly_fields(request, obj))
+
+    @admin.display(description=gettext_lazy("lifetime value"))
+    def ltv_masked(self, obj):
+        return MASK
+
     actions = ["mark_lost"]
 
     @admin.action(description=gettext_lazy("Mark as lost (give the reason)"), permissions=["change"])

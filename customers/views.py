@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import AuditLog, User
 from accounts.registry import audit_labels
+from accounts.roles import can_see_amounts
 from crm_project import ui
 from crm_project.lists import StaffList
 from crm_project.ui import error_text, safe_next, visible_or_404, wants_partial
@@ -88,9 +89,7 @@ def _duplicate_message(request, existing: Customer) -> str:
             existing.customer_name,
             existing.customer_code,
         )
-    return _("A customer with this name already exists (%(code)s); ask your lead to share it with you.") % {
-        "code": existing.customer_code
-    }
+    return _("A customer with this name already exists; ask your lead to share it with you.")
 
 
 _FIELD_ALIASES = {"assigned_manager_id": "assigned_manager"}
@@ -465,6 +464,7 @@ def customer_detail(request, pk: int):
         "tag_form": TagForm(),
         "website_url": _website_url(customer.website),
         "influence_labels": dict(InfluenceLevel.choices),
+        "see_money": can_see_amounts(user),
     }
     if active.context is not None:
         context.update(active.context(request, customer))

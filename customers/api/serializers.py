@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from accounts.roles import MASK, masked_money
 from crm_project.api.mixins import RefuseReadOnlyMixin
 from customers import services
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
@@ -46,6 +47,16 @@ class FlagField(serializers.Field):
 
     def to_representation(self, value):
         return 1 if value else 0
+
+
+@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string", "enum": [MASK]}]})
+class MaskedMoneyField(serializers.Field):
+    """Money (`ltv`) as a number, or `***` for callers without the amount permission (accounts.roles)."""
+
+    def to_representation(self, value):
+        request = self.context.get("request")
+        shown = masked_money(value, request.user if request is not None else None)
+        return shown if shown == MASK else float(shown)
 
 
 class ManagerSerializer(serializers.Serializer):
@@ -161,7 +172,7 @@ class CustomerListItemSerializer(serializers.Serializer):
     level = serializers.IntegerField()
     status = serializers.IntegerField()
     health_score = serializers.DecimalField(max_digits=5, decimal_places=2)
-    ltv = serializers.DecimalField(max_digits=15, decimal_places=2)
+    ltv = MaskedMoneyField()
     assigned_manager = ManagerSerializer(allow_null=True)
     last_contact_date = serializers.DateTimeField(allow_null=True)
     next_renewal_date = serializers.DateField(allow_null=True)
@@ -171,8 +182,10 @@ def _local(value):
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
 
 
-def customer_list_item(customer) -> dict:
-    """One list row without serializer machinery (the list endpoint's hot path); shape of CustomerListItemSerializer."""
+def customer_list_item(customer, *, see_money: bool) -> dict:
+    """One list row without serializer machinery (the list endpoint's hot path); shape of CustomerListItemSerializer.
+
+    `see_money`: accounts.roles.can_see_amounts(user), else `ltv` is masked."""
     manager = customer.assigned_manager
     return {
         "customer_id": customer.pk,
@@ -183,7 +196,7 @@ def customer_list_item(customer) -> dict:
         "level": customer.level,
         "status": customer.status,
         "health_score": float(customer.health_score),
-        "ltv": float(customer.ltv),
+        "ltv": float(customer.ltv) if see_money else MASK,
         "assigned_manager": {"id": manager.pk, "name": manager.get_display_name()} if manager else None,
         "last_contact_date": _local(customer.last_contact_date),
         "next_renewal_date": customer.next_renewal_date.isoformat() if customer.next_renewal_date else None,
@@ -205,7 +218,7 @@ class CustomerInfoSerializer(serializers.Serializer):
     source = serializers.CharField()
     region = serializers.CharField()
     health_score = serializers.DecimalField(max_digits=5, decimal_places=2)
-    ltv = serializers.DecimalField(max_digits=15, decimal_places=2)
+    ltv = MaskedMoneyField()
     assigned_manager = ManagerDetailSerializer(allow_null=True)
     last_contact_date = serializers.DateTimeField(allow_null=True)
     next_renewal_date = serializers.DateField(allow_null=True)
@@ -270,3 +283,14 @@ class DuplicateCandidateSerializer(serializers.Serializer):
     customer_code = serializers.CharField(source="customer.customer_code")
     customer_name = serializers.CharField(source="customer.customer_name")
     reasons = serializers.ListField(child=serializers.CharField())
+
+
+class MergeSerializer(serializers.Serializer):
+    """`{"duplicate_id": N}`: the customer folded into this one (and optionally which of its fields win)."""
+
+    duplicate_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    take_from_duplicate = serializers.ListField(
+        child=serializers.ChoiceField(choices=[(name, name) for name in services.CUSTOMER_FIELDS]),
+        required=False,
+        default=list,
+    )
