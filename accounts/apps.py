@@ -15,3 +15,27 @@ class AccountsConfig(AppConfig):
 
         # After every app has migrated, so permissions of later apps exist too.
         post_migrate.connect(roles.sync_roles, dispatch_uid="accounts.sync_roles")
+        self._register_jobs()
+
+    def _register_jobs(self) -> None:
+        from celery.schedules import crontab
+
+        from accounts.registry import Job, jobs
+
+        jobs.register(
+            Job(
+                "purge_read_notifications",
+                "accounts.tasks.purge_read_notifications",
+                _("Purge read notifications"),
+                schedule=crontab(minute=17),
+            )
+        )
+        jobs.register(
+            Job(
+                "flush_expired_tokens",
+                "accounts.tasks.flush_expired_tokens",
+                _("Flush expired tokens"),
+                schedule=crontab(hour=3, minute=5),
+                per_tenant=False,
+            )
+        )
