@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
-
 TENANT_ADMIN = "tenant_admin"
 CS_LEAD = "cs_lead"
 CSM = "csm"
@@ -11,13 +9,6 @@ FINANCE = "finance"
 VIEWER = "viewer"
 
 ROLE_CODES = (TENANT_ADMIN, CS_LEAD, CSM, FINANCE, VIEWER)
-ROLE_LABELS = {
-    TENANT_ADMIN: _("Tenant administrator"),
-    CS_LEAD: _("Customer success lead"),
-    CSM: _("Customer success manager"),
-    FINANCE: _("Finance"),
-    VIEWER: _("Viewer"),
-}
 
 # Money (contract amounts, a customer's lifetime value) follows one field permission, granted by the contracts
 # app to finance, leads and admins. Named here, in the lowest layer, so customers can mask `ltv` without importing

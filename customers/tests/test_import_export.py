@@ -322,7 +322,7 @@ def test_unreadable_uploads_are_form_errors(staff_client_as, owner, name, conten
 
 
 def test_too_many_rows_is_a_form_error(staff_client_as, owner, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_ROWS", 2)
+    monkeypatch.setattr(importing.parse, "MAX_ROWS", 2)
     rows = [{"customer_name": f"Row {n}"} for n in range(3)]
     response = staff_client_as(owner).post(IMPORT_URL, {"file": csv_upload(rows)})
     assert response.status_code == 200
