@@ -510,3 +510,27 @@ def test_commit_runs_in_one_transaction(owner, monkeypatch):
             importing.commit_plan(plan, user=owner)
         assert Customer.objects.count() == 0
         assert CustomerContact.objects.count() == 0
+
+
+def test_import_may_not_change_the_status_of_an_existing_customer(owner):
+    """PRD 5.2.1: the status follows the contracts. A new customer may start with a status; an existing one keeps its
+    own (the same value, as in our own export, passes)."""
+    existing = create(owner, "Status Kept Ltd")
+    with tenant_scope(owner.tenant):
+        changed = importing.parse_upload(f"customer_code,status\n{existing.customer_code},2\n".encode(), "x.csv")
+        plan = importing.validate_rows(changed.rows, user=owner)
+        assert plan.has_errors and [e[0] for r in plan.error_rows for e in r.errors] == ["status"]
+        same = importing.parse_upload(
+            f"customer_code,status,industry\n{existing.customer_code},1,IT\n".encode(), "x.csv"
+        )
+        importing.commit_plan(importing.validate_rows(same.rows, user=owner), user=owner)
+    stored = factories.reload(existing)
+    assert stored.status == 1 and stored.industry == "IT"
+
+
+@pytest.mark.parametrize("name", ["!!!", "😀"])
+def test_import_refuses_a_name_without_letters(owner, name):
+    with tenant_scope(owner.tenant):
+        parsed = importing.parse_upload(f"customer_name\n{name}\n".encode(), "x.csv")
+        plan = importing.validate_rows(parsed.rows, user=owner)
+    assert [e[0] for r in plan.error_rows for e in r.errors] == ["customer_name"]
