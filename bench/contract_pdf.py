@@ -131,7 +131,14 @@ def main():
             browser_html = render_to_string(doc_render.HTML_LAYOUT, context)
             pdf_html = render_to_string(doc_render.PDF_LAYOUT, context)
             expected = {
-                "headings": ["IT 运维服务合同 2026", "一、服务内容", "二、合同金额", "三、服务水平", "四、合同条款", "五、其他"],
+                "headings": [
+                    "IT 运维服务合同 2026",
+                    "一、服务内容",
+                    "二、合同金额",
+                    "三、服务水平",
+                    "四、合同条款",
+                    "五、其他",
+                ],
                 "SLA cells": ["P1 critical", "15 minutes", "4 hours", "P4 low", "3 days", "72 hours", "7x24"],
                 "clauses": ["保密条款", "服务水平", "付款条款", "责任限制", "终止条款"],
                 "Chinese": [CUSTOMER, "本合同一式两份"],

@@ -32,6 +32,7 @@ from accounts.services import audit_record
 from accounts.tenancy import tenant_scope
 from contracts.choices import TicketPriority
 from contracts.documents import TemplateRenderError, compile_template_text, document_url
+from contracts.masking import can_see_amount
 from contracts.models import (
     ChangeRequest,
     Clause,
@@ -60,7 +61,7 @@ def _can_see_contracts(user) -> bool:
 
 
 def _can_see_amounts(user) -> bool:
-    return user.has_perm("contracts.view_contract") and user.has_perm("contracts.view_contract_amount")
+    return user.has_perm("contracts.view_contract") and can_see_amount(user)
 
 
 class ObjectTenantScopeMixin:

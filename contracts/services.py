@@ -201,8 +201,10 @@ def _check_rules(contract: Contract) -> None:
         raise ContractRuleError(errors)
     if contract.start_date and contract.end_date and contract.end_date <= contract.start_date:
         errors["end_date"] = [_("The end date must be after the start date.")]
-    elif contract.start_date and contract.end_date and _add_months(contract.start_date, 12 * MAX_TERM_YEARS) < (
-        contract.end_date
+    elif (
+        contract.start_date
+        and contract.end_date
+        and _add_months(contract.start_date, 12 * MAX_TERM_YEARS) < (contract.end_date)
     ):
         errors["end_date"] = [_("A contract term may last at most %(years)d years.") % {"years": MAX_TERM_YEARS}]
     if contract.currency not in dict(CURRENCIES):
@@ -618,7 +620,7 @@ def _invoice_status(invoice: Invoice) -> None:
 
 @transaction.atomic
 def invoice_upsert(*, actor: User | None, contract: Contract, data: dict[str, Any], request=None) -> Invoice:
-    """Create or update an invoice of a signed contract; with `external_id` the same id twice is one row (idempotent)."""
+    """Create or update an invoice of a signed contract; the same `external_id` twice is one row (idempotent)."""
     ensure_invoiceable(contract)
     external_id = data.get("external_id") or None
     invoice = None

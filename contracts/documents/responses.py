@@ -52,7 +52,9 @@ def _masked_response(contract: Contract, fmt: str, filename: str, download: bool
         raise _not_generated()
     try:
         if fmt == "html":
-            return _html_response(render_document_html(contract.template, contract, show_amounts=False), filename, download)
+            return _html_response(
+                render_document_html(contract.template, contract, show_amounts=False), filename, download
+            )
         _html, pdf = render_document(contract.template, contract, show_amounts=False)
     except TemplateRenderError as exc:
         logger.warning("contract %s: masked document failed to render: %s", contract.pk, exc)
@@ -60,7 +62,9 @@ def _masked_response(contract: Contract, fmt: str, filename: str, download: bool
     return _pdf_response(io.BytesIO(pdf), filename, download)
 
 
-def document_response(contract: Contract, fmt: str = "pdf", *, user: User | None, download: bool = False) -> HttpResponse:
+def document_response(
+    contract: Contract, fmt: str = "pdf", *, user: User | None, download: bool = False
+) -> HttpResponse:
     """The document of the contract for `user`: `fmt` "pdf" (application/pdf, `<contract_code>.pdf`) or "html".
 
     Raises Http404 when the document has not been generated (or the format is unknown). Without the amount

@@ -138,7 +138,7 @@ class BoundedForNode(defaulttags.ForNode):
 
     def render(self, context):
         budget = _budget.get() or RenderBudget()
-        parentloop = context["forloop"] if "forloop" in context else {}
+        parentloop = context.get("forloop", {})
         with context.push():
             values = self.sequence.resolve(context, ignore_failures=True)
             if values is None:
