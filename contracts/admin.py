@@ -15,21 +15,18 @@ Decisions:
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdmin, TenantScopedAdminMixin
+from accounts.admin_mixins import ObjectTenantScopeMixin, ReadOnlyAdmin, TenantScopedAdminMixin
 from accounts.roles import TENANT_ADMIN
 from accounts.services import audit_record
-from accounts.tenancy import tenant_scope
 from contracts.choices import TicketPriority
 from contracts.documents import TemplateRenderError, compile_template_text, document_url
 from contracts.masking import can_see_amount
@@ -62,24 +59,6 @@ def _can_see_contracts(user) -> bool:
 
 def _can_see_amounts(user) -> bool:
     return user.has_perm("contracts.view_contract") and can_see_amount(user)
-
-
-class ObjectTenantScopeMixin:
-    """Run a change page inside the tenant of the row it edits (a superuser may belong to another tenant, or none)."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        tenant = None
-        if object_id:
-            try:
-                row = self.get_queryset(request).select_related("tenant").filter(pk=object_id).first()
-            except (ValueError, ValidationError):
-                row = None
-            tenant = row.tenant if row is not None else None
-        with tenant_scope(tenant) if tenant is not None else nullcontext():
-            response = super().changeform_view(request, object_id, form_url, extra_context)
-            if hasattr(response, "render") and not response.is_rendered:
-                response.render()  # inline formsets and choices query tenant rows: render inside the scope
-            return response
 
 
 def _short(value: Any) -> Any:

@@ -14,23 +14,16 @@ Decisions:
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.admin import TenantScopedAdminMixin
+from accounts.admin_mixins import AdminServiceRefused, ObjectTenantScopeMixin, TenantScopedAdminMixin
 from accounts.models import User
 from accounts.tenancy import tenant_scope
-from customers import services
+from customers import selectors, services
 from customers.models import Customer, CustomerContact, CustomerTag
-
-
-class _ServiceRefused(Exception):
-    """Raised inside the admin's transaction so that nothing of the save is kept."""
 
 
 def _refusal_text(exc: Exception) -> str:
@@ -60,6 +53,19 @@ class CustomerPermissionsMixin:
 
     def has_delete_permission(self, request, obj=None):
         return request.user.has_perm("customers.change_customer")
+
+
+class CustomerVisibilityMixin:
+    """A staff user who is not an administrator sees in the admin only the customers the pages show them
+    (customers.selectors.customers_visible_to: a CSM their assigned and shared customers)."""
+
+    customer_path = "pk"
+
+    def visible_queryset(self, request, queryset):
+        if selectors.sees_all_customers(request.user):
+            return queryset
+        visible = selectors.customers_visible_to(request.user, include_deleted=True).values("pk")
+        return queryset.filter(**{f"{self.customer_path}__in": visible})
 
 
 class CustomerContactInline(TenantScopedAdminMixin, CustomerPermissionsMixin, admin.TabularInline):
@@ -102,7 +108,7 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "customer_code",
         "customer_name",
@@ -175,27 +181,6 @@ class CustomerAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             kwargs["queryset"] = users.order_by("display_name", "username")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # Work inside the customer's own tenant (a superuser may have another tenant, or none).
-        tenant = None
-        if object_id:
-            try:
-                customer = self.get_queryset(request).select_related("tenant").filter(pk=object_id).first()
-            except (ValueError, ValidationError):
-                customer = None
-            tenant = customer.tenant if customer is not None else None
-        scope = tenant_scope(tenant) if tenant is not None else nullcontext()
-        try:
-            with scope:
-                response = super().changeform_view(request, object_id, form_url, extra_context)
-                if hasattr(response, "render") and not response.is_rendered:
-                    response.render()  # the page's formsets query contacts and tags: render inside the scope
-                return response
-        except _ServiceRefused as exc:
-            # The admin's transaction was rolled back by the exception: nothing of this save was kept.
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
     def save_model(self, request, obj, form, change):
         # `obj` already carries the form's values; the service needs the stored row to diff and audit.
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in services.CUSTOMER_FIELDS}
@@ -204,7 +189,7 @@ class CustomerAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             try:
                 services.customer_update(actor=request.user, customer=stored, data=data, request=request)
             except (services.CustomerDuplicate, ValidationError, PermissionDenied) as exc:
-                raise _ServiceRefused(_refusal_text(exc)) from exc
+                raise AdminServiceRefused(_refusal_text(exc)) from exc
 
     def save_formset(self, request, form, formset, change):
         customer = form.instance
@@ -217,7 +202,7 @@ class CustomerAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 else:  # pragma: no cover - no other inlines
                     super().save_formset(request, form, formset, change)
             except (ValidationError, PermissionDenied) as exc:
-                raise _ServiceRefused(_refusal_text(exc)) from exc
+                raise AdminServiceRefused(_refusal_text(exc)) from exc
 
     @staticmethod
     def _stored(model, rows):
@@ -271,8 +256,12 @@ class CustomerAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 )
 
 
-class ReadOnlyCustomerPartAdmin(TenantScopedAdminMixin, CustomerPermissionsMixin, admin.ModelAdmin):
+class ReadOnlyCustomerPartAdmin(
+    CustomerVisibilityMixin, TenantScopedAdminMixin, CustomerPermissionsMixin, admin.ModelAdmin
+):
     """Searchable list; editing happens in the customer's inlines."""
+
+    customer_path = "customer_id"
 
     list_select_related = ["customer"]
 

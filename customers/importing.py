@@ -46,6 +46,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import AuditLog, User
 from accounts.services import audit_record, client_ip, code_next_many, mask_value
 from accounts.tenancy import current_tenant
+from crm_project.exports import unneutralise
 from crm_project.middleware import current_trace_id
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType
 from customers.models import Customer, CustomerContact, CustomerTag
@@ -140,7 +141,6 @@ _HEADER_ALIASES = {
 }
 _TRUE = {"1", "true", "yes", "y", "x", "是", "主", "✓", "√"}
 _FALSE = {"", "0", "false", "no", "n", "否"}
-_FORMULA_ESCAPED = re.compile(r"^'[=+\-@\t\r]")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 ACTION_NEW = "new"
@@ -221,9 +221,7 @@ def _cell_text(value: Any) -> str:
 def _clean_text(text: str) -> str:
     text = text.replace("\x00", "").strip()
     # Our own export neutralises formulas with a leading apostrophe: read it back as the original value.
-    if _FORMULA_ESCAPED.match(text):
-        text = text[1:].strip()
-    return text
+    return unneutralise(text)
 
 
 def _decode_csv(data: bytes) -> str:

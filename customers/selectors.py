@@ -17,14 +17,20 @@ from customers.models import Customer, CustomerContact, CustomerTag, CustomerUse
 SEE_ALL_ROLES = (TENANT_ADMIN, CS_LEAD, FINANCE, VIEWER)
 
 
-def customers_visible_to(user: User) -> QuerySet[Customer]:
+def sees_all_customers(user: User) -> bool:
+    """Admins, leads, finance and viewers (and superusers) see every customer of their tenant."""
+    return bool(user.is_superuser or user.role in SEE_ALL_ROLES)
+
+
+def customers_visible_to(user: User, *, include_deleted: bool = False) -> QuerySet[Customer]:
     """The one visibility rule: live customers of the active tenant that `user` may see.
 
     Admins, leads, finance and viewers see them all; a CSM sees those assigned to them plus those
-    shared with them (guardian object permission `view_customer`).
+    shared with them (guardian object permission `view_customer`). `include_deleted` (the admin's
+    "deleted" filter) keeps soft-deleted rows under the same rule.
     """
-    queryset = Customer.objects.alive()
-    if user.is_superuser or user.role in SEE_ALL_ROLES:
+    queryset = Customer.objects.all() if include_deleted else Customer.objects.alive()
+    if sees_all_customers(user):
         return queryset
     shared = CustomerUserObjectPermission.objects.filter(
         content_object=OuterRef("pk"), user=user, permission__codename="view_customer"

@@ -7,17 +7,15 @@ writes call customers.services and show what they refuse as form errors or messa
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponseRedirect, QueryDict
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -25,12 +23,12 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import ValidationError as SortError
 
 from accounts.models import AuditLog, User
 from accounts.registry import audit_labels
-from crm_project.api.sorting import parse_sort
-from crm_project.ui import error_text, safe_next
+from crm_project import ui
+from crm_project.lists import StaffList
+from crm_project.ui import error_text, safe_next, visible_or_404, wants_partial
 from customers import selectors, services
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel
 from customers.extensions import TimelineEntry, customer_tabs, customer_timeline, visible
@@ -66,16 +64,11 @@ SORT_FIELDS = {
 }
 DEFAULT_SORT = ["-created_at"]
 LIST_SESSION_KEY = "customers:list_query"
-# GET parameters remembered between visits of the list (the page number is not).
-REMEMBERED_PARAMS = (*CustomerFilterSet.base_filters, "sort")
 
 
 # --- Helpers --------------------------------------------------------------------------------------------------------
 def _visible_or_404(user, pk) -> Customer:
-    customer = selectors.customer_get_visible(user, pk)
-    if customer is None:
-        raise Http404(_("No such customer."))
-    return customer
+    return visible_or_404(selectors.customer_get_visible, user, pk, message=_("No such customer."))
 
 
 def _detail_url(customer: Customer, tab: str | None = None, anchor: str = "") -> str:
@@ -100,62 +93,23 @@ def _duplicate_message(request, existing: Customer) -> str:
     }
 
 
-_CONTACT_KEY = re.compile(r"^contacts\[(\d+)\]\.(\w+)$")
 _FIELD_ALIASES = {"assigned_manager_id": "assigned_manager"}
 
 
-def _add_form_error(form, field: str | None, messages_: list[str]) -> None:
-    if field is not None and field not in form.fields:
-        # A field the form does not show (e.g. the manager for a CSM): name it in a form-level error.
-        messages_ = [f"{_field_label(field)}: {message}" for message in messages_]
-        field = None
-    for message in messages_:
-        form.add_error(field, message)
-
-
 def apply_service_errors(exc: ValidationError, form, formset=None, contact_rows: list[int] | None = None) -> None:
-    """Put a service ValidationError next to the fields it names.
-
-    Keys look like "customer_name", "assigned_manager_id", "contacts" or "contacts[1].email"; the index of
-    "contacts[i]" is the position in the list given to the service, which `contact_rows` maps to formset rows.
-    """
-    if not hasattr(exc, "error_dict"):
-        _add_form_error(form, None, exc.messages)
-        return
-    for key, messages_ in exc.message_dict.items():
-        match = _CONTACT_KEY.match(key)
-        if match and formset is not None:
-            index = int(match.group(1))
-            row = contact_rows[index] if contact_rows and index < len(contact_rows) else index
-            if row < len(formset.forms):
-                name = match.group(2)
-                _add_form_error(formset.forms[row], name if name in formset.forms[row].fields else None, messages_)
-                continue
-        if key == "contacts" and formset is not None:
-            formset.non_form_errors().extend(messages_)
-            continue
-        field = _FIELD_ALIASES.get(key, key)
-        _add_form_error(form, None if field == NON_FIELD_ERRORS else field, messages_)
+    """crm_project.ui.apply_service_errors with the customer form's aliases, labels and contact rows."""
+    ui.apply_service_errors(
+        exc,
+        form,
+        aliases=_FIELD_ALIASES,
+        field_label=_field_label,
+        formset=formset,
+        formset_key="contacts",
+        formset_rows=contact_rows,
+    )
 
 
 # --- List -----------------------------------------------------------------------------------------------------------
-def _remembered_query(params: QueryDict) -> str:
-    kept = QueryDict(mutable=True)
-    for key in REMEMBERED_PARAMS:
-        values = [value for value in params.getlist(key) if value.strip()]
-        if values:
-            kept.setlist(key, values)
-    return kept.urlencode()
-
-
-def _remember_filters(request, params: QueryDict) -> None:
-    remembered = _remembered_query(params)
-    if not remembered:
-        request.session.pop(LIST_SESSION_KEY, None)
-    elif request.session.get(LIST_SESSION_KEY) != remembered:
-        request.session[LIST_SESSION_KEY] = remembered
-
-
 def _style_filter_form(form, managers) -> None:
     """Presentation only: placeholders, "All" instead of dashes, a manager picker."""
     form.fields["q"].widget.attrs.update(
@@ -171,76 +125,48 @@ def _style_filter_form(form, managers) -> None:
         form.fields[name].widget.attrs.update({"min": 0, "max": 100, "step": 1, "inputmode": "numeric"})
 
 
-def _wants_partial(request) -> bool:
-    """An htmx swap (not htmx restoring a page from history, which needs the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _query_without(request, *keys: str) -> QueryDict:
-    params = request.GET.copy()
-    for key in keys:
-        params.pop(key, None)
-    return params
-
-
-@login_required
-@permission_required(VIEW, raise_exception=True)
-def customer_list(request):
+class CustomerList(StaffList):
     """Customers the user may see: filters (kept in the URL and remembered in the session), sort, bulk actions.
 
     Opening /customers/ without a query string restores the last filters; `?reset=1` (the filter bar's Reset
     link) forgets them.
     """
-    if "reset" in request.GET:
-        request.session.pop(LIST_SESSION_KEY, None)
-        return redirect("customers:customer_list")
-    if not request.GET:
-        saved = request.session.get(LIST_SESSION_KEY)
-        if saved and not _wants_partial(request):
-            return HttpResponseRedirect(f"{request.path}?{saved}")
 
-    try:
-        ordering = parse_sort(request.GET.get("sort"), SORT_FIELDS, DEFAULT_SORT)
-    except SortError:
-        messages.warning(request, _("That column cannot be sorted; showing the default order."))
-        params = _query_without(request, "sort", "page")
-        _remember_filters(request, params)
-        if not _wants_partial(request):
-            return HttpResponseRedirect(f"{request.path}?{params.urlencode()}" if params else request.path)
-        ordering = list(DEFAULT_SORT)
-    else:
-        if request.GET:
-            _remember_filters(request, request.GET)
-    ordering.append("-pk" if ordering[0].startswith("-") else "pk")
+    filterset_class = CustomerFilterSet
+    sort_fields = SORT_FIELDS
+    default_sort = DEFAULT_SORT
+    page_size = PAGE_SIZE
+    template_name = "customers/customer_list.html"
+    partial_template_name = "customers/_customer_results.html"
+    remember_key = LIST_SESSION_KEY
+    export_url_name = "customers:customer_export"
 
-    base = selectors.customer_list_queryset(request.user)
-    filterset = CustomerFilterSet(request.GET, queryset=base)
-    queryset = filterset.qs if filterset.is_valid() else base.none()
-    queryset = queryset.order_by(*ordering).prefetch_related("tags")
-    page_obj = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    def get_queryset(self):
+        return selectors.customer_list_queryset(self.user)
 
-    user = request.user
-    managers = list(selectors.assignable_managers(request.tenant))
-    _style_filter_form(filterset.form, managers)
-    export_query = _query_without(request, "page", "format", "reset").urlencode()
-    export_base = reverse("customers:customer_export") + "?" + (f"{export_query}&" if export_query else "")
-    can_tag, can_assign, can_export = user.has_perm(CHANGE), user.has_perm(ASSIGN), user.has_perm(EXPORT)
-    context = {
-        "filter_form": filterset.form,
-        "page_obj": page_obj,
-        "page_range": page_obj.paginator.get_elided_page_range(page_obj.number, on_each_side=1, on_ends=1),
-        "managers": managers,
-        "filters_active": bool(_remembered_query(_query_without(request, "sort"))),
-        "can_tag": can_tag,
-        "can_assign": can_assign,
-        "can_export": can_export,
-        "can_bulk": can_tag or can_assign or can_export,
-        "export_base": export_base,
-        "full_path": request.get_full_path(),
-    }
-    context["partial"] = _wants_partial(request)
-    template = "customers/_customer_results.html" if context["partial"] else "customers/customer_list.html"
-    return render(request, template, context)
+    def filtered_queryset(self):
+        return super().filtered_queryset().prefetch_related("tags")
+
+    def style_filter_form(self, form) -> None:
+        self.managers = list(selectors.assignable_managers(self.request.tenant))
+        _style_filter_form(form, self.managers)
+
+    def extra_context(self) -> dict:
+        user = self.user
+        can_tag, can_assign, can_export = user.has_perm(CHANGE), user.has_perm(ASSIGN), user.has_perm(EXPORT)
+        return {
+            "managers": self.managers,
+            "can_tag": can_tag,
+            "can_assign": can_assign,
+            "can_export": can_export,
+            "can_bulk": can_tag or can_assign or can_export,
+        }
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def customer_list(request):
+    return CustomerList(request).response()
 
 
 @login_required
@@ -543,7 +469,7 @@ def customer_detail(request, pk: int):
     }
     if active.context is not None:
         context.update(active.context(request, customer))
-    if _wants_partial(request) and request.htmx.target == "customer-tabs":
+    if wants_partial(request) and request.htmx.target == "customer-tabs":
         return render(request, "customers/_customer_tabs.html", context)
     return render(request, "customers/customer_detail.html", context)
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.services import audit_record
+from crm_project.exports import neutralise
 from customers import exporting, importing
 from customers.filtersets import CustomerFilterSet
 from customers.models import Customer
@@ -304,7 +305,7 @@ def customer_import_errors(request, token: str):
     writer.writerow([_("Row"), _("Column"), _("Message")])
     for row in payload["rows"]:
         for column, message in row["errors"]:
-            writer.writerow([row["row"], exporting.neutralise(column), exporting.neutralise(message)])
+            writer.writerow([row["row"], neutralise(column), neutralise(message)])
     response = HttpResponse(("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-errors-{token[:8]}.csv"'
     return response

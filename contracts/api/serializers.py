@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from contracts.choices import ContractType, MilestoneStatus, RenewalType, ServiceHours, TicketPriority
 from contracts.masking import MASK, can_see_amount
-from customers.api.serializers import RefuseReadOnlyMixin
+from crm_project.api.mixins import RefuseReadOnlyMixin
 
 READ_ONLY_CONTRACT_FIELDS = (
     "contract_id",

@@ -19,8 +19,8 @@ from contracts.forms import (
 from contracts.views.common import (
     INVOICE,
     _detail_url,
-    _visible_or_404,
     apply_service_errors,
+    contract_or_404,
 )
 from contracts.views.detail import _render_detail
 
@@ -30,7 +30,7 @@ from contracts.views.detail import _render_detail
 @require_POST
 def invoice_save(request, pk: int):
     """Record an invoice (an external id seen before updates that invoice)."""
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     form = InvoiceForm(request.POST, prefix="invoice")
     if form.is_valid():
         try:
@@ -50,7 +50,7 @@ def invoice_save(request, pk: int):
 @require_POST
 def payment_save(request, pk: int):
     """Record a payment against one of the contract's invoices; the invoice status follows."""
-    contract = _visible_or_404(request.user, pk, detail=True)
+    contract = contract_or_404(request.user, pk, detail=True)
     form = PaymentForm(request.POST, prefix="payment")
     if form.is_valid():
         invoice = next((i for i in contract.invoices.all() if i.pk == form.cleaned_data["invoice_id"]), None)

@@ -26,8 +26,8 @@ from contracts.views.common import (
     REQUEST_CHANGE,
     _change_rows,
     _detail_url,
-    _visible_or_404,
     apply_service_errors,
+    contract_or_404,
 )
 from crm_project.ui import error_text, safe_next
 
@@ -36,7 +36,7 @@ from crm_project.ui import error_text, safe_next
 @permission_required(REQUEST_CHANGE, raise_exception=True)
 def change_request_create(request, pk: int):
     """Propose new terms for an active contract; nothing changes until another person approves."""
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     try:
         services.ensure_changeable(contract)
     except ContractStateError as exc:

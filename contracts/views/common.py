@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError as SortError
 
 from contracts import selectors
 from contracts.choices import ContractStatus, ContractType, RenewalType
-from contracts.masking import MASK, masked_amount
+from contracts.masking import AMOUNT_PERMISSION, MASK, masked_amount
 from contracts.models import Contract
 from contracts.services import ContractStateError
-from crm_project.api.sorting import parse_sort
-from customers.exporting import neutralise
+from crm_project import ui
+from crm_project.exports import csv_response
+from crm_project.ui import default_field_label, query_without, visible_or_404, wants_partial
 
-__all__ = ["MASK"]  # re-exported for the feature modules
+# Re-exported for the feature modules.
+__all__ = ["MASK", "csv_response", "query_without", "wants_partial"]
 
 VIEW = "contracts.view_contract"
 ADD = "contracts.add_contract"
@@ -31,7 +27,7 @@ CHANGE = "contracts.change_contract"
 SIGN = "contracts.sign_contract"
 REQUEST_CHANGE = "contracts.add_changerequest"
 APPROVE = "contracts.approve_changerequest"
-AMOUNT = "contracts.view_contract_amount"
+AMOUNT = AMOUNT_PERMISSION
 EXPORT = "contracts.export_contract"
 # Invoices and payments: finance (and admins / leads), i.e. whoever may change contracts and see amounts.
 INVOICE = (CHANGE, AMOUNT)
@@ -73,51 +69,21 @@ _TERM_CHOICES = {"status": ContractStatus, "contract_type": ContractType, "renew
 REFUSALS = (ContractStateError, ValidationError, PermissionDenied)
 
 
-def _visible_or_404(user, pk, *, detail: bool = False) -> Contract:
-    contract = selectors.contract_get_visible(user, pk, detail=detail)
-    if contract is None:
-        raise Http404(_("No such contract."))
-    return contract
+field_label = default_field_label(Contract)
+
+
+def contract_or_404(user, pk, *, detail: bool = False) -> Contract:
+    """A contract the user may see (with every section prefetched when `detail`), else a 404 like a missing id."""
+    return visible_or_404(selectors.contract_get_visible, user, pk, message=_("No such contract."), detail=detail)
+
+
+def apply_service_errors(exc: ValidationError, form, aliases: dict[str, str] | None = None) -> None:
+    """crm_project.ui.apply_service_errors with contract field names in form-level messages."""
+    ui.apply_service_errors(exc, form, aliases=aliases, field_label=field_label)
 
 
 def _detail_url(contract: Contract, anchor: str = "") -> str:
     return reverse("contracts:contract_detail", args=[contract.pk]) + (f"#{anchor}" if anchor else "")
-
-
-def _field_label(name: str) -> str:
-    try:
-        return str(capfirst(Contract._meta.get_field(name).verbose_name))
-    except FieldDoesNotExist:
-        return capfirst(name.replace("_", " "))
-
-
-def apply_service_errors(exc: ValidationError, form, aliases: dict[str, str] | None = None) -> None:
-    """Put a service ValidationError next to the fields it names; unknown keys become form-level errors."""
-    if not hasattr(exc, "error_dict"):
-        for message in exc.messages:
-            form.add_error(None, message)
-        return
-    for key, messages_ in exc.message_dict.items():
-        field = (aliases or {}).get(key, key)
-        if field == NON_FIELD_ERRORS:
-            field = None
-        if field is not None and field not in form.fields:
-            messages_ = [f"{_field_label(key)}: {message}" for message in messages_]
-            field = None
-        for message in messages_:
-            form.add_error(field, message)
-
-
-def _wants_partial(request) -> bool:
-    """An htmx swap (not htmx restoring a page from history, which needs the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _query_without(request, *keys: str):
-    params = request.GET.copy()
-    for key in keys:
-        params.pop(key, None)
-    return params
 
 
 def _with_amounts(contracts: Iterable[Contract], user) -> list[Contract]:
@@ -150,7 +116,7 @@ def _change_rows(changes: dict, see_amount: bool) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": name,
-                "label": _field_label(name),
+                "label": field_label(name),
                 "old": _term_value(name, old, see_amount),
                 "new": _term_value(name, new, see_amount),
             }
@@ -158,29 +124,8 @@ def _change_rows(changes: dict, see_amount: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponse:
-    """UTF-8 CSV with a BOM (Excel), every text cell neutralised against formula injection."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([neutralise(value) for value in row])
-    response = HttpResponse(("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 def _sla_aliases(priority: str) -> dict[str, str]:
     return {
         "first_response_minutes": f"{priority}_first_response_minutes",
         "resolution_minutes": f"{priority}_resolution_minutes",
     }
-
-
-def _ordering(request, allowed: dict[str, str], default: list[str]) -> list[str]:
-    try:
-        ordering = parse_sort(request.GET.get("sort"), allowed, default)
-    except SortError:
-        messages.warning(request, _("That column cannot be sorted; showing the default order."))
-        ordering = list(default)
-    return [*ordering, "-pk" if ordering and ordering[0].startswith("-") else "pk"]

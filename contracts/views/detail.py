@@ -34,10 +34,10 @@ from contracts.views.common import (
     STATUS_BADGES,
     VIEW,
     _change_rows,
-    _field_label,
     _term_value,
-    _visible_or_404,
-    _wants_partial,
+    contract_or_404,
+    field_label,
+    wants_partial,
 )
 
 
@@ -118,7 +118,7 @@ def _detail_context(request, contract: Contract, **forms_) -> dict[str, Any]:
 
 
 def _render_detail(request, contract: Contract, *, status: int = 200, **forms_):
-    contract = _visible_or_404(request.user, contract.pk, detail=True)  # re-read: a failed write changed nothing
+    contract = contract_or_404(request.user, contract.pk, detail=True)  # re-read: a failed write changed nothing
     return render(
         request, "contracts/contract_detail.html", _detail_context(request, contract, **forms_), status=status
     )
@@ -127,7 +127,7 @@ def _render_detail(request, contract: Contract, *, status: int = 200, **forms_):
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def contract_detail(request, pk: int):
-    contract = _visible_or_404(request.user, pk, detail=True)
+    contract = contract_or_404(request.user, pk, detail=True)
     return render(request, "contracts/contract_detail.html", _detail_context(request, contract))
 
 
@@ -135,7 +135,7 @@ def contract_detail(request, pk: int):
 @permission_required(VIEW, raise_exception=True)
 def version_diff(request, pk: int, version: int):
     """What changed between a version and the one before it (services.version_diff)."""
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     if version < 2:
         raise Http404(_("The first version has nothing to compare with."))
     try:
@@ -144,9 +144,9 @@ def version_diff(request, pk: int, version: int):
         raise Http404(_("No such version.")) from None
     see = can_see_amount(request.user)
     rows = [
-        {"label": _field_label(name), "old": _term_value(name, old, see), "new": _term_value(name, new, see)}
+        {"label": field_label(name), "old": _term_value(name, old, see), "new": _term_value(name, new, see)}
         for name, (old, new) in diff.items()
     ]
     context = {"contract": contract, "version": version, "previous": version - 1, "diff_rows": rows}
-    template = "contracts/_version_diff.html" if _wants_partial(request) else "contracts/version_diff.html"
+    template = "contracts/_version_diff.html" if wants_partial(request) else "contracts/version_diff.html"
     return render(request, template, context)

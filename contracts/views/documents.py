@@ -19,7 +19,7 @@ from contracts.views.common import (
     REFUSALS,
     VIEW,
     _detail_url,
-    _visible_or_404,
+    contract_or_404,
 )
 from crm_project.ui import error_text
 
@@ -28,7 +28,7 @@ from crm_project.ui import error_text
 @permission_required(VIEW, raise_exception=True)
 def contract_document(request, pk: int):
     """Download the contract document (?format=pdf|html)."""
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     fmt = (request.GET.get("format") or "pdf").lower()
     if fmt not in ("pdf", "html"):
         raise Http404(_("Choose the format pdf or html."))
@@ -40,7 +40,7 @@ def contract_document(request, pk: int):
 @require_POST
 def contract_generate(request, pk: int):
     """(Re)generate the contract document from a template."""
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     form = GenerateDocumentForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a template."))

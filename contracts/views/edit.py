@@ -19,8 +19,8 @@ from contracts.services import ContractStateError
 from contracts.views.common import (
     CHANGE,
     _detail_url,
-    _visible_or_404,
     apply_service_errors,
+    contract_or_404,
 )
 
 
@@ -28,7 +28,7 @@ from contracts.views.common import (
 @permission_required(CHANGE, raise_exception=True)
 def contract_edit(request, pk: int):
     """Edit a draft's terms (services.contract_update); an active contract changes through a change request."""
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     try:
         services.ensure_editable(contract)
     except ContractStateError as exc:

@@ -16,7 +16,7 @@ from contracts.views.common import (
     REFUSALS,
     SIGN,
     _detail_url,
-    _visible_or_404,
+    contract_or_404,
 )
 from crm_project.ui import error_text
 
@@ -25,7 +25,7 @@ from crm_project.ui import error_text
 @permission_required(SIGN, raise_exception=True)
 @require_POST
 def contract_sign(request, pk: int):
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     try:
         services.contract_sign(actor=request.user, contract=contract, request=request)
     except REFUSALS as exc:
@@ -39,7 +39,7 @@ def contract_sign(request, pk: int):
 @permission_required(SIGN, raise_exception=True)
 @require_POST
 def contract_terminate(request, pk: int):
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     form = TerminateForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Give a reason for the termination."))
@@ -59,7 +59,7 @@ def contract_terminate(request, pk: int):
 @permission_required(SIGN, raise_exception=True)
 @require_POST
 def contract_renew(request, pk: int):
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     try:
         successor = services.contract_renew(actor=request.user, contract=contract, request=request)
     except REFUSALS as exc:

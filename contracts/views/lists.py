@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
-from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,68 +20,65 @@ from contracts.views.common import (
     SORT_FIELDS,
     STATUS_BADGES,
     VIEW,
-    _csv_response,
-    _ordering,
-    _query_without,
-    _wants_partial,
     _with_amounts,
+    csv_response,
 )
+from crm_project.lists import StaffList
 from customers.selectors import customers_visible_to
 
 
-def _sort_fields(user) -> dict[str, str]:
-    return {**SORT_FIELDS, **AMOUNT_SORT} if can_see_amount(user) else dict(SORT_FIELDS)
+class ContractList(StaffList):
+    """Contracts the user may see: filters (kept in the URL), sortable columns, pagination, CSV export."""
 
+    filterset_class = ContractFilterSet
+    sort_fields = SORT_FIELDS
+    default_sort = DEFAULT_SORT
+    page_size = PAGE_SIZE
+    template_name = "contracts/contract_list.html"
+    partial_template_name = "contracts/_contract_results.html"
+    remember_key = None  # the contract list keeps its filters in the URL only
+    redirect_on_bad_sort = False  # a bad sort shows the default order in place, with a warning
+    export_url_name = "contracts:contract_export"
 
-def _filtered_contracts(request):
-    base = selectors.contract_list_queryset(request.user)
-    filterset = ContractFilterSet(request.GET, queryset=base)
-    queryset = filterset.qs if filterset.is_valid() else base.none()
-    return filterset, queryset
+    def get_queryset(self):
+        return selectors.contract_list_queryset(self.user)
 
+    def get_sort_fields(self) -> dict[str, str]:
+        return {**SORT_FIELDS, **AMOUNT_SORT} if can_see_amount(self.user) else dict(SORT_FIELDS)
 
-def _style_filter_form(form, user) -> None:
-    """Presentation only: placeholders, "All" instead of dashes, a customer picker."""
-    form.fields["q"].widget.attrs.update(
-        {"placeholder": _("Code, name or customer"), "type": "search", "autocomplete": "off"}
-    )
-    form.fields["status"].widget.choices = [("", _("All")), *ContractStatus.choices]
-    form.fields["contract_type"].widget.choices = [("", _("All")), *ContractType.choices]
-    customers = (
-        customers_visible_to(user)
-        .filter(pk__in=selectors.contracts_visible_to(user).values("customer_id"))
-        .order_by("customer_name")
-        .values_list("pk", "customer_name")
-    )
-    form.fields["customer"].widget = forms.Select(
-        choices=[("", _("All")), *((str(pk), name) for pk, name in customers)]
-    )
+    def style_filter_form(self, form) -> None:
+        """Presentation only: placeholders, "All" instead of dashes, a customer picker."""
+        form.fields["q"].widget.attrs.update(
+            {"placeholder": _("Code, name or customer"), "type": "search", "autocomplete": "off"}
+        )
+        form.fields["status"].widget.choices = [("", _("All")), *ContractStatus.choices]
+        form.fields["contract_type"].widget.choices = [("", _("All")), *ContractType.choices]
+        customers = (
+            customers_visible_to(self.user)
+            .filter(pk__in=selectors.contracts_visible_to(self.user).values("customer_id"))
+            .order_by("customer_name")
+            .values_list("pk", "customer_name")
+        )
+        form.fields["customer"].widget = forms.Select(
+            choices=[("", _("All")), *((str(pk), name) for pk, name in customers)]
+        )
+
+    def prepare_rows(self, rows: list) -> list:
+        return _with_amounts(rows, self.user)
+
+    def extra_context(self) -> dict:
+        return {
+            "see_amount": can_see_amount(self.user),
+            "can_export": self.user.has_perm(EXPORT),
+            "status_badges": STATUS_BADGES,
+        }
 
 
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def contract_list(request):
     """Contracts the user may see: filters (kept in the URL), sortable columns, pagination, CSV export."""
-    user = request.user
-    ordering = _ordering(request, _sort_fields(user), DEFAULT_SORT)
-    filterset, queryset = _filtered_contracts(request)
-    page_obj = Paginator(queryset.order_by(*ordering), PAGE_SIZE).get_page(request.GET.get("page"))
-    page_obj.object_list = _with_amounts(page_obj.object_list, user)
-    _style_filter_form(filterset.form, user)
-    export_query = _query_without(request, "page").urlencode()
-    context = {
-        "filter_form": filterset.form,
-        "page_obj": page_obj,
-        "page_range": page_obj.paginator.get_elided_page_range(page_obj.number, on_each_side=1, on_ends=1),
-        "filters_active": bool(_query_without(request, "sort", "page")),
-        "see_amount": can_see_amount(user),
-        "can_export": user.has_perm(EXPORT),
-        "export_url": reverse("contracts:contract_export") + (f"?{export_query}" if export_query else ""),
-        "status_badges": STATUS_BADGES,
-        "partial": _wants_partial(request),
-    }
-    template = "contracts/_contract_results.html" if context["partial"] else "contracts/contract_list.html"
-    return render(request, template, context)
+    return ContractList(request).response()
 
 
 @login_required
@@ -91,8 +86,9 @@ def contract_list(request):
 def contract_export(request):
     """The current filtered and sorted list as CSV; amounts masked without the permission."""
     user = request.user
-    ordering = _ordering(request, _sort_fields(user), DEFAULT_SORT)
-    _filterset, queryset = _filtered_contracts(request)
+    contracts = ContractList(request)
+    if not contracts.ordering()[1]:
+        messages.warning(request, _("That column cannot be sorted; showing the default order."))
     header = [
         _("Contract code"),
         _("Contract name"),
@@ -120,7 +116,7 @@ def contract_export(request):
             str(contract.get_status_display()),
             str(contract.get_renewal_type_display()),
         ]
-        for contract in queryset.order_by(*ordering)
+        for contract in contracts.ordered_queryset()
     )
     stamp = timezone.localdate().strftime("%Y%m%d")
-    return _csv_response(f"contracts-{stamp}.csv", header, rows)
+    return csv_response(f"contracts-{stamp}.csv", header, rows)

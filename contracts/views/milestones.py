@@ -18,8 +18,8 @@ from contracts.forms import (
 from contracts.views.common import (
     CHANGE,
     _detail_url,
-    _visible_or_404,
     apply_service_errors,
+    contract_or_404,
 )
 from contracts.views.detail import _render_detail
 from crm_project.ui import error_text
@@ -30,7 +30,7 @@ from crm_project.ui import error_text
 @require_POST
 def milestone_save(request, pk: int):
     """Add a milestone, or update one (`milestone-milestone_id`)."""
-    contract = _visible_or_404(request.user, pk, detail=True)
+    contract = contract_or_404(request.user, pk, detail=True)
     form = MilestoneForm(request.POST, tenant=request.tenant, prefix="milestone")
     if form.is_valid():
         milestone = None
@@ -56,7 +56,7 @@ def milestone_save(request, pk: int):
 @require_POST
 def milestone_done(request, pk: int, milestone_pk: int):
     """Mark a milestone done (one click from the timeline)."""
-    contract = _visible_or_404(request.user, pk, detail=True)
+    contract = contract_or_404(request.user, pk, detail=True)
     milestone = next((m for m in contract.milestones.all() if m.pk == milestone_pk), None)
     if milestone is None:
         raise Http404(_("No such milestone."))

@@ -25,9 +25,9 @@ from contracts.views.common import (
     PIPELINE_SORT_FIELDS,
     RENEWAL_WINDOWS,
     VIEW,
-    _csv_response,
-    _query_without,
-    _wants_partial,
+    csv_response,
+    query_without,
+    wants_partial,
 )
 from crm_project.api.sorting import parse_sort
 
@@ -91,7 +91,7 @@ def renewal_pipeline(request):
     if rows and isinstance(rows[0], Contract):
         rows = _pipeline_rows(request, rows)
     page_obj.object_list = rows
-    export_query = _query_without(request, "page").urlencode()
+    export_query = query_without(request, "page").urlencode()
     context = {
         "window": window,
         "windows": [{"days": days, "active": days == window, "query": f"?window={days}"} for days in RENEWAL_WINDOWS],
@@ -100,7 +100,7 @@ def renewal_pipeline(request):
         "see_amount": can_see_amount(request.user),
         "can_export": request.user.has_perm(EXPORT),
         "export_url": reverse("contracts:renewal_export") + (f"?{export_query}" if export_query else ""),
-        "partial": _wants_partial(request),
+        "partial": wants_partial(request),
     }
     template = "contracts/_renewal_results.html" if context["partial"] else "contracts/renewal_pipeline.html"
     return render(request, template, context)
@@ -140,4 +140,4 @@ def renewal_export(request):
         ]
         for row in rows
     )
-    return _csv_response(f"renewals-{window}d-{timezone.localdate():%Y%m%d}.csv", header, lines)
+    return csv_response(f"renewals-{window}d-{timezone.localdate():%Y%m%d}.csv", header, lines)

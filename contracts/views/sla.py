@@ -18,8 +18,8 @@ from contracts.views.common import (
     CHANGE,
     _detail_url,
     _sla_aliases,
-    _visible_or_404,
     apply_service_errors,
+    contract_or_404,
 )
 from contracts.views.detail import _render_detail
 
@@ -29,7 +29,7 @@ from contracts.views.detail import _render_detail
 @require_POST
 def sla_save(request, pk: int):
     """Save the SLA table (one binding per filled priority) in one transaction."""
-    contract = _visible_or_404(request.user, pk)
+    contract = contract_or_404(request.user, pk)
     form = SlaTableForm(request.POST, prefix="sla")
     if form.is_valid():
         priority = None

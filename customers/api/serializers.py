@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from crm_project.api.mixins import RefuseReadOnlyMixin
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
 from customers.validators import validate_email, validate_mobile, validate_phone, validate_tag_name
 
@@ -43,19 +44,6 @@ class FlagField(serializers.Field):
 
     def to_representation(self, value):
         return 1 if value else 0
-
-
-class RefuseReadOnlyMixin:
-    """Answer 400 for keys the client is not allowed to write, instead of silently dropping them."""
-
-    refused_fields: tuple[str, ...] = ()
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            refused = [key for key in self.refused_fields if key in data]
-            if refused:
-                raise serializers.ValidationError({key: [_("This field is read-only.")] for key in refused})
-        return super().to_internal_value(data)
 
 
 class ManagerSerializer(serializers.Serializer):
