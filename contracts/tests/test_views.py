@@ -214,9 +214,14 @@ def test_viewer_reads_but_cannot_sign_create_or_request_changes(owner, viewer, c
     assert client.get(f"/contracts/{active.pk}/changes/new/").status_code == 403
     assert client.get("/contracts/approvals/").status_code == 403
     assert client.post(f"/contracts/{active.pk}/terminate/", {"reason": "x"}).status_code == 403
+    assert client.post(f"/contracts/{active.pk}/renew/").status_code == 403
     # Viewers do not see amounts.
     assert "120000" not in page and "120,000" not in page and "***" in page
+    # Nothing was written.
     assert reload_contract(draft).status == ContractStatus.DRAFT
+    assert reload_contract(active).status == ContractStatus.ACTIVE
+    with tenant_scope(owner.tenant):
+        assert not Contract.objects.filter(predecessor=active).exists()
 
 
 def test_csm_creates_and_requests_changes_but_cannot_sign_or_approve(owner, teammate, csm_customer, staff_client_as):
@@ -228,6 +233,7 @@ def test_csm_creates_and_requests_changes_but_cannot_sign_or_approve(owner, team
     page = body(client.get(f"/contracts/{draft.pk}/"))
     assert 'data-testid="sign-contract"' not in page and 'data-testid="edit-contract"' in page
     assert client.post(f"/contracts/{draft.pk}/sign/").status_code == 403
+    assert reload_contract(draft).status == ContractStatus.DRAFT
 
     active = make_contract(owner, csm_customer, sign=True, contract_name="Running")
     page = body(client.get(f"/contracts/{active.pk}/"))
@@ -241,6 +247,9 @@ def test_csm_creates_and_requests_changes_but_cannot_sign_or_approve(owner, team
     assert change.changes == {"payment_terms": {"old": "", "new": "Net 60"}}
     assert client.get("/contracts/approvals/").status_code == 403
     assert client.post(f"/contracts/changes/{change.pk}/decide/", {"decision": "approve"}).status_code == 403
+    with tenant_scope(owner.tenant):
+        change.refresh_from_db()
+    assert change.status == "pending" and reload_contract(active).payment_terms == ""
 
 
 def test_finance_sees_amounts_and_csm_sees_stars_everywhere(owner, teammate, finance, csm_customer, staff_client_as):
