@@ -386,3 +386,13 @@ def test_allowed_actions_follow_the_state(customer):
     assert services.allowed_actions(draft) == {"edit", "sign"}
     assert services.allowed_actions(active) == {"request_change", "renew", "invoice", "terminate"}
     assert services.allowed_actions(expired) == {"renew", "invoice"}
+
+
+def test_the_invoice_form_on_a_draft_is_an_error_not_a_500(owner, customer, staff_client_as):
+    draft = ContractFactory(customer=customer)
+    data = {"invoice-invoice_number": "INV-9", "invoice-amount": "100", "invoice-issue_date": "2026-02-01",
+            "invoice-due_date": "2026-03-01", "invoice-status": "issued"}  # fmt: skip
+    response = staff_client_as(owner).post(f"/contracts/{draft.pk}/invoices/", data)
+    assert response.status_code == 400 and "draft" in response.content.decode()
+    with tenant_scope(owner.tenant):
+        assert not Invoice.objects.exists()

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contracts import services
+from contracts.services import ContractStateError
 from contracts.forms import (
     InvoiceForm,
     PaymentForm,
@@ -37,6 +38,8 @@ def invoice_save(request, pk: int):
             services.invoice_upsert(actor=request.user, contract=contract, data=form.service_data(), request=request)
         except ValidationError as exc:
             apply_service_errors(exc, form)
+        except ContractStateError as exc:  # a draft takes no invoices (the page hides the form then)
+            messages.error(request, str(exc))
         except IntegrityError:
             form.add_error("invoice_number", _("An invoice with this number already exists."))
         else:
