@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contracts import services
-from contracts.services import ContractStateError
 from contracts.forms import (
     InvoiceForm,
     PaymentForm,
 )
+from contracts.services import ContractStateError
 from contracts.views.common import (
     INVOICE,
     _detail_url,
