@@ -29,6 +29,7 @@ from accounts.roles import TENANT_ADMIN
 from accounts.services import audit_record
 from contracts.choices import TicketPriority
 from contracts.documents import TemplateRenderError, compile_template_text, document_url
+from contracts.masking import can_see_amount
 from contracts.models import (
     ChangeRequest,
     Clause,
@@ -57,7 +58,7 @@ def _can_see_contracts(user) -> bool:
 
 
 def _can_see_amounts(user) -> bool:
-    return user.has_perm("contracts.view_contract") and user.has_perm("contracts.view_contract_amount")
+    return user.has_perm("contracts.view_contract") and can_see_amount(user)
 
 
 def _short(value: Any) -> Any:

@@ -10,7 +10,13 @@ class ContractsConfig(AppConfig):
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {"contracts.view_contract"}
-        write = read | {"contracts.add_contract", "contracts.change_contract", "contracts.add_changerequest"}
+        # Export follows what customers.export_customer had: admins, leads and CSMs (for what they see).
+        write = read | {
+            "contracts.add_contract",
+            "contracts.change_contract",
+            "contracts.add_changerequest",
+            "contracts.export_contract",
+        }
         manage = write | {"contracts.sign_contract", "contracts.approve_changerequest", "contracts.delete_contract"}
         register_role_permissions(
             {

@@ -88,6 +88,7 @@ class Contract(TenantOwnedModel):
             ("view_contract_amount", "Can see contract amounts"),
             ("sign_contract", "Can sign, terminate and renew contracts"),
             ("approve_changerequest", "Can approve contract changes"),
+            ("export_contract", "Can export contracts"),
         ]
 
     def __str__(self) -> str:
@@ -319,7 +320,6 @@ class RenewalReminder(TenantOwnedModel):
     term_end_date = models.DateField()
     manager = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    follow_up_done = models.BooleanField(default=False)
 
     class Meta:
         db_table = "contract_renewal_reminders"

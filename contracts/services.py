@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record, code_next, diff_fields, notify
 from contracts.choices import CURRENCIES, ChangeStatus, ContractStatus, RenewalType
+from contracts.masking import can_see_amount, mask_changes, masked_amount
 from contracts.models import (
     ChangeRequest,
     Contract,
@@ -71,38 +72,144 @@ TRANSITIONS = {
 }
 
 
+# Contract dates must lie in this window, and a term may last at most this long (docs/decisions.md).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+MAX_TERM_YEARS = 50
+
+__all__ = ["can_see_amount", "masked_amount"]  # re-exported from contracts.masking, the one masking rule
+
+
 class ContractRuleError(ValidationError):
     """Amount, dates or currency break a contract rule (business code 40005)."""
 
 
-class IllegalTransition(Exception):
+class ContractStateError(Exception):
+    """The contract (or change request, invoice) is not in the state the action needs: answered 409."""
+
+    def __init__(self, message: str, *, current: int | None = None, **data: Any):
+        self.current = STATUS_CODES[ContractStatus(current)] if current is not None else None
+        self.data = {**({"current_status": self.current} if self.current else {}), **data}
+        super().__init__(message)
+
+
+class IllegalTransition(ContractStateError):
     """A status change the lifecycle does not allow (answered 409 naming both states)."""
 
     def __init__(self, current: int, requested: int):
-        self.current = STATUS_CODES[ContractStatus(current)]
         self.requested = STATUS_CODES[ContractStatus(requested)]
         super().__init__(
             _("A contract cannot go from '%(current)s' to '%(requested)s'.")
-            % {"current": self.current, "requested": self.requested}
+            % {"current": STATUS_CODES[ContractStatus(current)], "requested": self.requested},
+            current=current,
+            requested_status=self.requested,
         )
 
 
-def can_see_amount(user: User) -> bool:
-    """Field-level permission on `contract_amount` (finance, leads, admins)."""
-    return user.has_perm("contracts.view_contract_amount")
+class ContractNotEditable(ContractStateError):
+    """Only drafts can be edited; an active contract changes through a change request."""
+
+    def __init__(self, contract: Contract):
+        super().__init__(
+            _("Only drafts can be edited; this contract is %(status)s: request a change instead.")
+            % {"status": STATUS_CODES[ContractStatus(contract.status)]},
+            current=contract.status,
+        )
 
 
-def masked_amount(contract: Contract, user: User) -> Decimal | str:
-    """The amount for users allowed to see it, `***` for everyone else (pages, API, exports, logs)."""
-    return contract.contract_amount if can_see_amount(user) else "***"
+class ContractNotActive(ContractStateError):
+    """The action (a change request, its approval) needs an active contract."""
+
+    def __init__(self, contract: Contract, message: str | None = None):
+        super().__init__(
+            message
+            or _("Only an active contract can be changed by a change request; this one is %(status)s.")
+            % {"status": STATUS_CODES[ContractStatus(contract.status)]},
+            current=contract.status,
+        )
+
+
+class ChangeRequestDecided(ContractStateError):
+    """The change request was approved or rejected already."""
+
+    def __init__(self, change: ChangeRequest):
+        super().__init__(
+            _("This change request was already decided (%(status)s); it cannot be approved or rejected again.")
+            % {"status": change.get_status_display()},
+            change_request_status=change.status,
+        )
+
+
+# --- Which actions the contract's state allows (the pages show buttons from it; the services enforce it) ---------
+def ensure_editable(contract: Contract) -> None:
+    if contract.status != ContractStatus.DRAFT:
+        raise ContractNotEditable(contract)
+
+
+def ensure_changeable(contract: Contract) -> None:
+    if contract.status != ContractStatus.ACTIVE:
+        raise ContractNotActive(contract)
+
+
+def ensure_renewable(contract: Contract) -> None:
+    if contract.status not in (ContractStatus.ACTIVE, ContractStatus.EXPIRED):
+        raise ContractStateError(
+            _("Only an active or expired contract can be renewed; this one is %(status)s.")
+            % {"status": STATUS_CODES[ContractStatus(contract.status)]},
+            current=contract.status,
+        )
+
+
+def ensure_invoiceable(contract: Contract) -> None:
+    if contract.status == ContractStatus.DRAFT:
+        raise ContractStateError(
+            _("Invoices can only be recorded for a signed contract; this one is still a draft."),
+            current=contract.status,
+        )
+
+
+def allowed_actions(contract: Contract) -> frozenset[str]:
+    """State-wise possible actions: edit, sign, terminate, renew, request_change, invoice (permissions aside)."""
+    actions = set()
+    for action, check in (
+        ("edit", ensure_editable),
+        ("request_change", ensure_changeable),
+        ("renew", ensure_renewable),
+        ("invoice", ensure_invoiceable),
+    ):
+        try:
+            check(contract)
+        except ContractStateError:
+            continue
+        actions.add(action)
+    if (contract.status, ContractStatus.ACTIVE) in TRANSITIONS:
+        actions.add("sign")
+    if (contract.status, ContractStatus.TERMINATED) in TRANSITIONS:
+        actions.add("terminate")
+    return frozenset(actions)
 
 
 def _check_rules(contract: Contract) -> None:
     errors: dict[str, list[str]] = {}
     if contract.contract_amount is None or Decimal(contract.contract_amount) <= 0:
         errors["contract_amount"] = [_("The amount must be greater than 0.")]
+    for name in ("start_date", "end_date"):
+        value = getattr(contract, name)
+        if isinstance(value, date) and not EARLIEST_DATE <= value <= LATEST_DATE:
+            errors[name] = [
+                _("The date must lie between %(earliest)s and %(latest)s.")
+                % {"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()}
+            ]
+    if errors:
+        raise ContractRuleError(errors)
     if contract.start_date and contract.end_date and contract.end_date <= contract.start_date:
         errors["end_date"] = [_("The end date must be after the start date.")]
+    elif (
+        contract.start_date
+        and contract.end_date
+        and _add_months(contract.start_date, 12 * MAX_TERM_YEARS) < (contract.end_date)
+    ):
+        errors["end_date"] = [_("A contract term may last at most %(years)d years.") % {"years": MAX_TERM_YEARS}]
     if contract.currency not in dict(CURRENCIES):
         errors["currency"] = [
             _("Currency must be one of %(list)s.") % {"list": ", ".join(code for code, _label in CURRENCIES)}
@@ -132,14 +239,24 @@ def _add_version(contract: Contract, actor: User | None, change_request: ChangeR
 
 def _audit_changes(changes: dict) -> dict:
     """Contract amounts never reach the audit log in clear text (PRD 7.3.2: logs are masked)."""
-    return {field: ("***", "***") if field == "contract_amount" else pair for field, pair in changes.items()}
+    return mask_changes(changes)
+
+
+def contract_validate(*, actor: User, customer: Customer, data: dict[str, Any]) -> Contract:
+    """The unsaved draft `contract_create` would make from `data`, checked against every rule; nothing is written.
+
+    Raises ContractRuleError / ValidationError like `contract_create` (the wizard's first step uses it).
+    """
+    contract = Contract(customer=customer, created_by=actor, **{k: v for k, v in data.items() if k in CONTRACT_FIELDS})
+    contract.tenant_id = customer.tenant_id
+    _check_rules(contract)
+    return contract
 
 
 @transaction.atomic
 def contract_create(*, actor: User, customer: Customer, data: dict[str, Any], request=None) -> Contract:
     """A new draft contract with a generated `CT` code and version 1."""
-    contract = Contract(customer=customer, created_by=actor, **{k: v for k, v in data.items() if k in CONTRACT_FIELDS})
-    _check_rules(contract)
+    contract = contract_validate(actor=actor, customer=customer, data=data)
     contract.contract_code = code_next("CT")
     contract.save()
     _add_version(contract, actor)
@@ -156,8 +273,7 @@ def contract_create(*, actor: User, customer: Customer, data: dict[str, Any], re
 @transaction.atomic
 def contract_update(*, actor: User, contract: Contract, data: dict[str, Any], request=None) -> Contract:
     """Edit a draft directly; an active contract changes only through an approved change request."""
-    if contract.status != ContractStatus.DRAFT:
-        raise IllegalTransition(contract.status, contract.status)
+    ensure_editable(contract)
     values = {k: v for k, v in data.items() if k in CONTRACT_FIELDS}
     changes = diff_fields(contract, values)
     for key, value in values.items():
@@ -263,13 +379,20 @@ def contract_terminate(*, actor: User, contract: Contract, reason: str, request=
 
 def _next_term(contract: Contract) -> tuple[date, date]:
     """The term after `contract`: it starts the day after the end and lasts as long (in whole months when the
-    contract ran whole calendar months, e.g. 2025-01-01..2025-12-31 → 2026-01-01..2026-12-31)."""
-    start = contract.end_date + timedelta(days=1)
-    whole_months = contract.start_date.day == 1 and start.day == 1
-    if whole_months:
-        months = (start.year - contract.start_date.year) * 12 + start.month - contract.start_date.month
-        return start, _add_months(start, months) - timedelta(days=1)
-    return start, start + (contract.end_date - contract.start_date)
+    contract ran whole calendar months, e.g. 2025-01-01..2025-12-31 → 2026-01-01..2026-12-31).
+
+    A term past the end of the calendar is a ContractRuleError on `end_date` (never an OverflowError)."""
+    try:
+        start = contract.end_date + timedelta(days=1)
+        whole_months = contract.start_date.day == 1 and start.day == 1
+        if whole_months:
+            months = (start.year - contract.start_date.year) * 12 + start.month - contract.start_date.month
+            return start, _add_months(start, months) - timedelta(days=1)
+        return start, start + (contract.end_date - contract.start_date)
+    except (OverflowError, ValueError):
+        raise ContractRuleError(
+            {"end_date": [_("The next term would end after %(latest)s.") % {"latest": LATEST_DATE.isoformat()}]}
+        ) from None
 
 
 def _add_months(day: date, months: int) -> date:
@@ -285,8 +408,7 @@ def contract_renew(*, actor: User | None, contract: Contract, activate: bool = F
     existing = Contract.objects.filter(predecessor=contract).first()
     if existing is not None:  # renewing twice (a rerun of the daily job) returns the same successor
         return existing
-    if contract.status not in (ContractStatus.ACTIVE, ContractStatus.EXPIRED):
-        raise IllegalTransition(contract.status, ContractStatus.ACTIVE)
+    ensure_renewable(contract)
     start, end = _next_term(contract)
     successor = Contract(
         customer=contract.customer,
@@ -325,8 +447,7 @@ def change_request_create(
     *, actor: User, contract: Contract, changes: dict[str, Any], reason: str, request=None
 ) -> ChangeRequest:
     """Propose new values for an active contract; nothing changes until someone else approves."""
-    if contract.status != ContractStatus.ACTIVE:
-        raise IllegalTransition(contract.status, contract.status)
+    ensure_changeable(contract)
     unknown = [name for name in changes if name not in CHANGEABLE_FIELDS]
     if unknown:
         raise ValidationError({name: [_("This field cannot be changed by a change request.")] for name in unknown})
@@ -364,7 +485,7 @@ def _decide(actor: User, change: ChangeRequest) -> ChangeRequest:
         raise PermissionDenied(_("A change cannot be approved or rejected by the person who requested it."))
     change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
     if change.status != ChangeStatus.PENDING:
-        raise ValidationError({"status": [_("This change request was already decided.")]})
+        raise ChangeRequestDecided(change)
     return change
 
 
@@ -373,8 +494,7 @@ def change_request_approve(*, actor: User, change: ChangeRequest, note: str = ""
     """Apply an approved change as a new contract version."""
     change = _decide(actor, change)
     contract = Contract.objects.select_for_update().get(pk=change.contract_id)
-    if contract.status != ContractStatus.ACTIVE:
-        raise IllegalTransition(contract.status, contract.status)
+    ensure_changeable(contract)
     field_objects = {field.name: field for field in Contract._meta.fields}
     for name, pair in change.changes.items():
         setattr(contract, name, field_objects[name].to_python(pair["new"]))
@@ -401,9 +521,9 @@ def change_request_approve(*, actor: User, change: ChangeRequest, note: str = ""
 @transaction.atomic
 def change_request_reject(*, actor: User, change: ChangeRequest, note: str, request=None) -> ChangeRequest:
     """Refuse a change; it is kept with the reason."""
+    change = _decide(actor, change)  # an already decided request says so, whatever the note
     if not note or not note.strip():
         raise ValidationError({"note": [_("Give a reason for the rejection.")]})
-    change = _decide(actor, change)
     change.status = ChangeStatus.REJECTED
     change.decided_by = actor
     change.decided_at = timezone.now()
@@ -501,7 +621,8 @@ def _invoice_status(invoice: Invoice) -> None:
 
 @transaction.atomic
 def invoice_upsert(*, actor: User | None, contract: Contract, data: dict[str, Any], request=None) -> Invoice:
-    """Create or update an invoice; with `external_id` the same id twice is one row (idempotent)."""
+    """Create or update an invoice of a signed contract; the same `external_id` twice is one row (idempotent)."""
+    ensure_invoiceable(contract)
     external_id = data.get("external_id") or None
     invoice = None
     if external_id:
@@ -542,11 +663,59 @@ def payment_upsert(*, actor: User | None, invoice: Invoice, data: dict[str, Any]
             setattr(payment, name, data[name])
     payment.invoice = invoice
     payment.full_clean(exclude=["tenant", "invoice"])
+    others = Payment.objects.filter(invoice=invoice).exclude(pk=payment.pk).values_list("amount", flat=True)
+    remaining = invoice.amount - sum(others, Decimal("0"))
+    if payment.amount > remaining:
+        raise ValidationError(
+            {
+                "amount": [
+                    _("The payments would exceed the invoice amount: at most %(remaining)s remains to be paid.")
+                    % {"remaining": f"{max(remaining, Decimal('0')):,.2f}"}
+                ]
+            }
+        )
     payment.save()
     invoice.refresh_from_db()
     _invoice_status(invoice)
     invoice.save(update_fields=["status", "paid_date", "updated_at"])
     return payment
+
+
+class UnknownContract(ValidationError):
+    """A finance-system record names a contract code the tenant does not have."""
+
+    def __init__(self, index: int):
+        self.index = index
+        self.field = f"items[{index}].contract_code"
+        super().__init__({self.field: [_("unknown contract.")]}, code="unknown_contract")
+
+
+@transaction.atomic
+def payments_ingest(*, items: list[dict[str, Any]], request=None) -> list[dict[str, Any]]:
+    """The finance system's batch: per item an invoice (upserted by its external id) and optionally a payment.
+
+    All or nothing: a bad item (UnknownContract, a ValidationError or ContractStateError of the item's invoice or
+    payment) leaves every item untouched. Returns per item the invoice id, external id and status and the payment id.
+    """
+    results = []
+    for index, item in enumerate(items):
+        contract = Contract.objects.filter(contract_code=item["contract_code"]).first()
+        if contract is None:
+            raise UnknownContract(index)
+        invoice = invoice_upsert(actor=None, contract=contract, data=item["invoice"], request=request)
+        payment = None
+        if item.get("payment"):
+            payment = payment_upsert(actor=None, invoice=invoice, data=item["payment"], request=request)
+            invoice.refresh_from_db(fields=["status"])
+        results.append(
+            {
+                "invoice_id": invoice.pk,
+                "invoice_external_id": invoice.external_id,
+                "invoice_status": invoice.status,
+                "payment_id": payment.pk if payment else None,
+            }
+        )
+    return results
 
 
 # --- Daily jobs ---------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contracts.choices import ContractType, MilestoneStatus, RenewalType, ServiceHours, TicketPriority
-from contracts.services import can_see_amount
+from contracts.masking import MASK, can_see_amount
 from crm_project.api.mixins import RefuseReadOnlyMixin
 
 READ_ONLY_CONTRACT_FIELDS = (
@@ -32,7 +32,7 @@ class MaskedAmountField(serializers.Field):
     def to_representation(self, value):
         request = self.context.get("request")
         if request is None or not can_see_amount(request.user):
-            return "***"
+            return MASK
         return float(value)
 
 
@@ -77,6 +77,13 @@ class ContractWriteSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     service_level = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
+class ContractUpdateSerializer(ContractWriteSerializer):
+    """The terms of a draft; its customer is fixed (`customer_id` is refused as read-only)."""
+
+    refused_fields = (*READ_ONLY_CONTRACT_FIELDS, "customer_id")
+    customer_id = None
+
+
 class TerminateSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
@@ -107,7 +114,7 @@ class ChangeRequestSerializer(serializers.Serializer):
     def get_changes(self, obj):
         request = self.context.get("request")
         if request is not None and not can_see_amount(request.user) and "contract_amount" in obj.changes:
-            return {**obj.changes, "contract_amount": {"old": "***", "new": "***"}}
+            return {**obj.changes, "contract_amount": {"old": MASK, "new": MASK}}
         return obj.changes
 
 
@@ -178,3 +185,10 @@ class IntegrationPaymentsSerializer(serializers.Serializer):
 
 class PreviewSerializer(serializers.Serializer):
     template_id = serializers.IntegerField()
+
+
+class PreviewResultSerializer(serializers.Serializer):
+    html = serializers.CharField(help_text=_("The rendered body (sanitised HTML fragment)."))
+    amounts_masked = serializers.BooleanField(
+        help_text=_("True when the caller may not see amounts: they are *** and the fragment says so.")
+    )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -20,19 +17,23 @@ from contracts.api.serializers import (
     ChangeRequestCreateSerializer,
     ChangeRequestSerializer,
     ContractSerializer,
+    ContractUpdateSerializer,
     ContractWriteSerializer,
     DecisionSerializer,
     IntegrationPaymentsSerializer,
     InvoiceSerializer,
     MilestoneSerializer,
     PaymentSerializer,
+    PreviewResultSerializer,
     PreviewSerializer,
     SignSerializer,
     SlaBindingSerializer,
     TerminateSerializer,
 )
 from contracts.choices import TicketPriority
+from contracts.documents import TemplateRenderError, render_template_text
 from contracts.filtersets import ContractFilterSet
+from contracts.masking import can_see_amount
 from contracts.models import ChangeRequest, Contract, ContractTemplate, Invoice, Milestone
 from contracts.selectors import contracts_visible_to
 from crm_project.api import codes
@@ -57,6 +58,13 @@ SORT_FIELDS = {
 }
 
 
+def state_conflict(exc: Exception) -> Exception:
+    """A service's ContractStateError (wrong contract state, decided change request) as a 409 in the envelope."""
+    if isinstance(exc, services.ContractStateError):
+        return ApiError(codes.CONFLICT, str(exc), status_code=409, data=exc.data or None)
+    return exc
+
+
 class ContractAPIView(GenericAPIView):
     """Permissions per method, 40005 for rule violations, 409 for illegal transitions, 404 when not visible."""
 
@@ -78,18 +86,8 @@ class ContractAPIView(GenericAPIView):
             raise NotFound(_("Contract not found."))
         return contract
 
-    @contextmanager
-    def rules(self):
-        """Service exceptions as the API answers them."""
-        try:
-            yield
-        except services.IllegalTransition as exc:
-            raise ApiError(
-                codes.CONFLICT,
-                str(exc),
-                status_code=409,
-                data={"current_status": exc.current, "requested_status": exc.requested},
-            ) from None
+    def handle_exception(self, exc):
+        return super().handle_exception(state_conflict(exc))
 
     def ok(self, contract: Contract, message: str = "", status: int = 200):
         return api_response(
@@ -169,19 +167,17 @@ class ContractDetailView(ContractAPIView):
 
     def _update(self, request, partial):
         contract = self.get_contract()
-        serializer = ContractWriteSerializer(data=request.data, partial=partial)
+        serializer = ContractUpdateSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        data.pop("customer_id", None)
-        with self.rules():
-            contract = services.contract_update(actor=request.user, contract=contract, data=data, request=request)
+        contract = services.contract_update(actor=request.user, contract=contract, data=data, request=request)
         return self.ok(contract, _("Contract updated"))
 
-    @extend_schema(request=ContractWriteSerializer, responses={200: ContractSerializer}, tags=["contracts"])
+    @extend_schema(request=ContractUpdateSerializer, responses={200: ContractSerializer}, tags=["contracts"])
     def put(self, request, contract_id):
         return self._update(request, partial=False)
 
-    @extend_schema(request=ContractWriteSerializer, responses={200: ContractSerializer}, tags=["contracts"])
+    @extend_schema(request=ContractUpdateSerializer, responses={200: ContractSerializer}, tags=["contracts"])
     def patch(self, request, contract_id):
         return self._update(request, partial=True)
 
@@ -193,13 +189,12 @@ class ContractSignView(ContractAPIView):
     def post(self, request, contract_id):
         serializer = SignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with self.rules():
-            contract = services.contract_sign(
-                actor=request.user,
-                contract=self.get_contract(),
-                request=request,
-                signed_date=serializer.validated_data.get("signed_date"),
-            )
+        contract = services.contract_sign(
+            actor=request.user,
+            contract=self.get_contract(),
+            request=request,
+            signed_date=serializer.validated_data.get("signed_date"),
+        )
         return self.ok(contract, _("Contract signed"))
 
 
@@ -210,13 +205,12 @@ class ContractTerminateView(ContractAPIView):
     def post(self, request, contract_id):
         serializer = TerminateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with self.rules():
-            contract = services.contract_terminate(
-                actor=request.user,
-                contract=self.get_contract(),
-                reason=serializer.validated_data["reason"],
-                request=request,
-            )
+        contract = services.contract_terminate(
+            actor=request.user,
+            contract=self.get_contract(),
+            reason=serializer.validated_data["reason"],
+            request=request,
+        )
         return self.ok(contract, _("Contract terminated"))
 
 
@@ -225,8 +219,7 @@ class ContractRenewView(ContractAPIView):
 
     @extend_schema(request=None, responses={201: ContractSerializer}, tags=["contracts"])
     def post(self, request, contract_id):
-        with self.rules():
-            successor = services.contract_renew(actor=request.user, contract=self.get_contract(), request=request)
+        successor = services.contract_renew(actor=request.user, contract=self.get_contract(), request=request)
         return self.ok(successor, _("Renewal contract created"), status=201)
 
 
@@ -243,10 +236,9 @@ class ChangeRequestListCreateView(ContractAPIView):
         contract = self.get_contract()
         serializer = ChangeRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with self.rules():
-            change = services.change_request_create(
-                actor=request.user, contract=contract, request=request, **serializer.validated_data
-            )
+        change = services.change_request_create(
+            actor=request.user, contract=contract, request=request, **serializer.validated_data
+        )
         return api_response(
             ChangeRequestSerializer(change, context={"request": request}).data,
             message=_("Change requested"),
@@ -270,11 +262,10 @@ class ChangeRequestDecisionView(ContractAPIView):
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         note = serializer.validated_data.get("note", "")
-        with self.rules():
-            if self.decision == "approve":
-                services.change_request_approve(actor=request.user, change=change, note=note, request=request)
-            else:
-                services.change_request_reject(actor=request.user, change=change, note=note, request=request)
+        if self.decision == "approve":
+            services.change_request_approve(actor=request.user, change=change, note=note, request=request)
+        else:
+            services.change_request_reject(actor=request.user, change=change, note=note, request=request)
         change.refresh_from_db()
         return api_response(ChangeRequestSerializer(change, context={"request": request}).data)
 
@@ -304,9 +295,7 @@ class SlaBindingDetailView(ContractAPIView):
         return api_response(SlaBindingSerializer(binding).data, message=_("SLA saved"))
 
 
-class MilestoneListCreateView(ContractAPIView):
-    required_perms = {"GET": VIEW, "POST": CHANGE}
-
+class MilestoneOwnerMixin:
     def _owner(self, data):
         owner_id = data.pop("owner_id", None)
         if owner_id is not None:
@@ -320,6 +309,10 @@ class MilestoneListCreateView(ContractAPIView):
                 )
             data["owner"] = owner
         return data
+
+
+class MilestoneListCreateView(MilestoneOwnerMixin, ContractAPIView):
+    required_perms = {"GET": VIEW, "POST": CHANGE}
 
     @extend_schema(responses={200: MilestoneSerializer(many=True)}, tags=["contracts"])
     def get(self, request, contract_id):
@@ -338,11 +331,22 @@ class MilestoneListCreateView(ContractAPIView):
         return api_response(MilestoneSerializer(milestone).data, message=_("Milestone saved"), status=201)
 
 
-class MilestoneDetailView(MilestoneListCreateView):
+class MilestoneDetailView(MilestoneOwnerMixin, ContractAPIView):
+    """`GET` / `PATCH /contracts/{id}/milestones/{milestone_id}` (no POST: milestones are created on the list)."""
+
+    required_perms = {"GET": VIEW, "PATCH": CHANGE}
+
+    def get_milestone(self, contract: Contract) -> Milestone:
+        return get_object_or_404(Milestone.objects.filter(contract=contract), pk=self.kwargs["milestone_id"])
+
+    @extend_schema(responses={200: MilestoneSerializer}, tags=["contracts"])
+    def get(self, request, contract_id, milestone_id):
+        return api_response(MilestoneSerializer(self.get_milestone(self.get_contract())).data)
+
     @extend_schema(request=MilestoneSerializer, responses={200: MilestoneSerializer}, tags=["contracts"])
     def patch(self, request, contract_id, milestone_id):
         contract = self.get_contract()
-        milestone = get_object_or_404(Milestone.objects.filter(contract=contract), pk=milestone_id)
+        milestone = self.get_milestone(contract)
         serializer = MilestoneSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         milestone = services.milestone_save(
@@ -395,21 +399,20 @@ class ContractPreviewView(ContractAPIView):
 
     required_perms = {"POST": VIEW}
 
-    @extend_schema(request=PreviewSerializer, responses={200: None}, tags=["contracts"])
+    @extend_schema(request=PreviewSerializer, responses={200: PreviewResultSerializer}, tags=["contracts"])
     def post(self, request, contract_id):
-        from contracts.documents import TemplateRenderError, render_template_text
-
         contract = self.get_contract()
         serializer = PreviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         template = ContractTemplate.objects.filter(pk=serializer.validated_data["template_id"], is_active=True).first()
         if template is None:
             raise NotFound(_("Template not found."))
+        show_amounts = can_see_amount(request.user)
         try:
-            html = render_template_text(template, contract)
+            html = render_template_text(template, contract, show_amounts=show_amounts)
         except TemplateRenderError as exc:
             raise ApiError(codes.VALIDATION_ERROR, str(exc), status_code=400) from None
-        return api_response({"html": html})
+        return api_response({"html": html, "amounts_masked": not show_amounts})
 
 
 class IntegrationPaymentsView(GenericAPIView):
@@ -426,32 +429,16 @@ class IntegrationPaymentsView(GenericAPIView):
     def post(self, request):
         serializer = IntegrationPaymentsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        results = []
-        # All or nothing: a bad row in a batch leaves every row untouched.
-        with transaction.atomic():
-            for index, item in enumerate(serializer.validated_data["items"]):
-                contract = Contract.objects.filter(contract_code=item["contract_code"]).first()
-                if contract is None:
-                    raise ApiError(
-                        codes.CONTRACT_INVALID,
-                        _("items[%(index)d].contract_code: unknown contract.") % {"index": index},
-                        status_code=400,
-                        data={"field": f"items[{index}].contract_code", "errors": {}},
-                    )
-                invoice = services.invoice_upsert(actor=None, contract=contract, data=item["invoice"], request=request)
-                payment = None
-                if item.get("payment"):
-                    payment = services.payment_upsert(
-                        actor=None, invoice=invoice, data=item["payment"], request=request
-                    )
-                results.append(
-                    {
-                        "invoice_id": invoice.pk,
-                        "invoice_external_id": invoice.external_id,
-                        "invoice_status": invoice.status
-                        if payment is None
-                        else Invoice.objects.get(pk=invoice.pk).status,
-                        "payment_id": payment.pk if payment else None,
-                    }
-                )
+        try:
+            results = services.payments_ingest(items=serializer.validated_data["items"], request=request)
+        except services.UnknownContract as exc:
+            raise ApiError(
+                codes.CONTRACT_INVALID,
+                _("items[%(index)d].contract_code: unknown contract.") % {"index": exc.index},
+                status_code=400,
+                data={"field": exc.field, "errors": {}},
+            ) from None
         return api_response({"items": results}, message=_("Received"))
+
+    def handle_exception(self, exc):
+        return super().handle_exception(state_conflict(exc))

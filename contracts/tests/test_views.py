@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import types
 from datetime import timedelta
 from decimal import Decimal
 
@@ -111,21 +110,22 @@ def csv_rows(response) -> list[list[str]]:
 
 @pytest.fixture
 def fake_documents(monkeypatch):
-    """contracts.documents is another engineer's module: stand in for it and record the calls."""
+    """Stand in for contracts.documents in the views and record the calls (the real module has its own tests)."""
     calls = []
 
     def contract_document_generate(*, actor, contract, template, request=None):
         calls.append(("generate", contract.pk, template.pk, actor.pk))
         Contract.objects.filter(pk=contract.pk).update(document_html=f"<h1>{contract.contract_code}</h1>")
 
-    def document_response(contract, fmt, download=False):
+    def document_response(contract, fmt, *, user, download=False):
         calls.append(("download", contract.pk, fmt))
         return HttpResponse(f"{fmt}:{contract.contract_code}", content_type="text/plain")
 
-    module = types.ModuleType("contracts.documents")
-    module.contract_document_generate = contract_document_generate
-    module.document_response = document_response
-    monkeypatch.setitem(__import__("sys").modules, "contracts.documents", module)
+    from contracts.views import create, documents
+
+    monkeypatch.setattr(documents, "contract_document_generate", contract_document_generate)
+    monkeypatch.setattr(documents, "document_response", document_response)
+    monkeypatch.setattr(create, "contract_document_generate", contract_document_generate)
     return calls
 
 
@@ -214,9 +214,14 @@ def test_viewer_reads_but_cannot_sign_create_or_request_changes(owner, viewer, c
     assert client.get(f"/contracts/{active.pk}/changes/new/").status_code == 403
     assert client.get("/contracts/approvals/").status_code == 403
     assert client.post(f"/contracts/{active.pk}/terminate/", {"reason": "x"}).status_code == 403
+    assert client.post(f"/contracts/{active.pk}/renew/").status_code == 403
     # Viewers do not see amounts.
     assert "120000" not in page and "120,000" not in page and "***" in page
+    # Nothing was written.
     assert reload_contract(draft).status == ContractStatus.DRAFT
+    assert reload_contract(active).status == ContractStatus.ACTIVE
+    with tenant_scope(owner.tenant):
+        assert not Contract.objects.filter(predecessor=active).exists()
 
 
 def test_csm_creates_and_requests_changes_but_cannot_sign_or_approve(owner, teammate, csm_customer, staff_client_as):
@@ -228,6 +233,7 @@ def test_csm_creates_and_requests_changes_but_cannot_sign_or_approve(owner, team
     page = body(client.get(f"/contracts/{draft.pk}/"))
     assert 'data-testid="sign-contract"' not in page and 'data-testid="edit-contract"' in page
     assert client.post(f"/contracts/{draft.pk}/sign/").status_code == 403
+    assert reload_contract(draft).status == ContractStatus.DRAFT
 
     active = make_contract(owner, csm_customer, sign=True, contract_name="Running")
     page = body(client.get(f"/contracts/{active.pk}/"))
@@ -241,6 +247,9 @@ def test_csm_creates_and_requests_changes_but_cannot_sign_or_approve(owner, team
     assert change.changes == {"payment_terms": {"old": "", "new": "Net 60"}}
     assert client.get("/contracts/approvals/").status_code == 403
     assert client.post(f"/contracts/changes/{change.pk}/decide/", {"decision": "approve"}).status_code == 403
+    with tenant_scope(owner.tenant):
+        change.refresh_from_db()
+    assert change.status == "pending" and reload_contract(active).payment_terms == ""
 
 
 def test_finance_sees_amounts_and_csm_sees_stars_everywhere(owner, teammate, finance, csm_customer, staff_client_as):
