@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -54,9 +54,10 @@ def notification_list(request):
 @login_required
 @require_POST
 def notification_read(request, pk: int):
+    # Someone else's (or another tenant's) notification is a 404, exactly like a missing one.
+    notification = get_object_or_404(Notification.objects.filter(recipient=request.user), pk=pk)
     notification_mark_read(user=request.user, notification_id=pk)
-    notification = Notification.objects.filter(recipient=request.user, pk=pk).first()
-    if notification is not None and notification.link and url_has_allowed_host_and_scheme(notification.link, None):
+    if notification.link and url_has_allowed_host_and_scheme(notification.link, None):
         return redirect(notification.link)
     return redirect("accounts:notifications")
 

@@ -240,9 +240,14 @@ REST_FRAMEWORK = {
         "accounts.authentication.TenantJWTAuthentication",
         "accounts.authentication.TenantSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Fail closed: a view that does not declare `required_perms` for a method refuses it.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "crm_project.api.permissions.RolePermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["crm_project.api.renderers.EnvelopeJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "crm_project.api.metadata.MethodsMetadata",
     "DEFAULT_PAGINATION_CLASS": "crm_project.api.pagination.PageSizePagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",

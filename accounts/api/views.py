@@ -21,6 +21,7 @@ from accounts.models import Notification
 from accounts.services import audit_record, notification_mark_read
 from crm_project.api import codes
 from crm_project.api.envelope import api_error, api_response
+from crm_project.api.permissions import AUTHENTICATED
 
 
 class TokenObtainView(APIView):
@@ -65,6 +66,7 @@ class NotificationListView(ListAPIView):
     """The caller's own notifications, newest first; `unread=true` keeps only unread ones."""
 
     serializer_class = NotificationSerializer
+    required_perms = {"GET": AUTHENTICATED}  # one's own notifications only
     queryset = Notification.objects.none()  # for the schema generator; requests use get_queryset()
     sort_fields = {"created_at": "created_at", "kind": "kind", "read_at": "read_at"}
     default_sort = ["-created_at"]
@@ -88,6 +90,8 @@ class NotificationListView(ListAPIView):
 
 class NotificationReadView(APIView):
     """Mark one of the caller's notifications as read (another user's id answers 404)."""
+
+    required_perms = {"POST": AUTHENTICATED}  # one's own notifications only
 
     @extend_schema(request=None, responses={200: NotificationSerializer}, tags=["notifications"])
     def post(self, request, notification_id: int):

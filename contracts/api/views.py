@@ -39,8 +39,8 @@ from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.exceptions import ApiError
 from crm_project.api.pagination import PageSizePagination
+from crm_project.api.permissions import RolePermission
 from crm_project.api.sorting import SortFilter
-from customers.api.views import RolePermission
 from customers.selectors import customer_get_visible
 
 VIEW = "contracts.view_contract"
@@ -339,6 +339,8 @@ class MilestoneListCreateView(ContractAPIView):
 
 
 class MilestoneDetailView(MilestoneListCreateView):
+    required_perms = {"GET": VIEW, "POST": CHANGE, "PATCH": CHANGE}
+
     @extend_schema(request=MilestoneSerializer, responses={200: MilestoneSerializer}, tags=["contracts"])
     def patch(self, request, contract_id, milestone_id):
         contract = self.get_contract()
