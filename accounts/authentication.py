@@ -28,7 +28,7 @@ def _activate(request, result):
 
 
 def user_for_token(token):
-    """The user a token names, refused (401) when inactive, of an inactive tenant, or issued before a password change."""
+    """The user a token names; 401 when inactive, of an inactive tenant, or issued before a password change."""
     from django.utils.translation import gettext_lazy as _
 
     try:
