@@ -46,3 +46,35 @@ class TraceIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.trace_id = current_trace_id()
         return True
+
+
+class DatabaseBusyMiddleware:
+    """A database lock timeout outside DRF (staff pages, plain views) answers 503 with Retry-After, not 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.http import JsonResponse
+        from django.shortcuts import render
+
+        from crm_project.api import codes
+        from crm_project.api.envelope import envelope
+        from crm_project.api.exceptions import RETRY_AFTER_SECONDS, busy_message, database_busy
+
+        if not database_busy(exception):
+            return None
+        logging.getLogger("crm.db").warning("database busy in %s %s: %s", request.method, request.path, exception)
+        if request.path.startswith("/api/"):
+            response = JsonResponse(
+                envelope(codes.SERVICE_UNAVAILABLE, busy_message()),
+                status=503,
+                json_dumps_params={"ensure_ascii": False},
+            )
+        else:
+            response = render(request, "503.html", status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "crm_project.middleware.TraceIdMiddleware",
+    "crm_project.middleware.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -246,7 +247,7 @@ REST_FRAMEWORK = {
         "crm_project.api.permissions.RolePermission",
     ],
     "DEFAULT_RENDERER_CLASSES": ["crm_project.api.renderers.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["crm_project.api.parsers.SafeJSONParser"],
     "DEFAULT_METADATA_CLASS": "crm_project.api.metadata.MethodsMetadata",
     "DEFAULT_PAGINATION_CLASS": "crm_project.api.pagination.PageSizePagination",
     "DEFAULT_FILTER_BACKENDS": [
