@@ -17,7 +17,7 @@ from accounts.models import User
 from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.exceptions import ApiError
-from crm_project.api.pagination import PageSizePagination
+from crm_project.api.pagination import PageSizePagination, paginated
 from crm_project.api.permissions import RolePermission
 from crm_project.api.sorting import SortFilter, parse_sort
 from customers import services
@@ -171,7 +171,7 @@ class CustomerSearchView(CustomerAPIView):
     required_perms = {"POST": VIEW}
 
     @extend_schema(
-        request=CustomerSearchSerializer, responses={200: CustomerListItemSerializer(many=True)}, tags=["customers"]
+        request=CustomerSearchSerializer, responses={200: paginated(CustomerListItemSerializer)}, tags=["customers"]
     )
     def post(self, request):
         body = CustomerSearchSerializer(data=request.data)
