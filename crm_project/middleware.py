@@ -78,3 +78,29 @@ class DatabaseBusyMiddleware:
             response = render(request, "503.html", status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """django-csp's middleware, plus per-view relaxations declared in settings.CSP_VIEW_UPDATES.
+
+    `CSP_VIEW_UPDATES = {"namespace:url_name": {"style-src": ["'unsafe-inline'"]}}` widens the policy of one view
+    (a generated document with its own <style>), so the rest of the site keeps the strict one.
+    """
+
+    def __init__(self, get_response):
+        from csp.middleware import CSPMiddleware
+
+        self.get_response = get_response
+        self._csp = CSPMiddleware(get_response)
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        self._csp.process_request(request)
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None:
+            update = getattr(settings, "CSP_VIEW_UPDATES", {}).get(match.view_name)
+            if update and not getattr(response, "_csp_update", None):
+                response._csp_update = update
+        return self._csp.process_response(request, response)

@@ -123,6 +123,7 @@ def register_extensions() -> None:
     """Tell drf-spectacular that our authentication classes are simplejwt's bearer and Django's session."""
     from drf_spectacular.authentication import SessionScheme
     from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
     class TenantJWTScheme(SimpleJWTScheme):
         target_class = "accounts.authentication.TenantJWTAuthentication"
@@ -131,3 +132,16 @@ def register_extensions() -> None:
     class TenantSessionScheme(SessionScheme):
         target_class = "accounts.authentication.TenantSessionAuthentication"
         name = "cookieAuth"
+
+    class IntegrationSignatureScheme(OpenApiAuthenticationExtension):
+        target_class = "accounts.integration.IntegrationSignatureAuthentication"
+        name = "integrationSignature"
+
+        def get_security_definition(self, auto_schema):
+            return {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-CRM-Signature",
+                "description": "HMAC-SHA256 of `timestamp.body` with the integration key's secret, sent with "
+                "`X-CRM-Key` and `X-CRM-Timestamp` (see accounts/integration.py).",
+            }
