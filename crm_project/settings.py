@@ -227,6 +227,8 @@ CONTENT_SECURITY_POLICY = {
 CSP_VIEW_UPDATES = {
     # A generated contract document carries its own <style> (sanitised HTML; scripts stay forbidden).
     "contracts:contract_document": {"style-src": ["'unsafe-inline'"]},
+    # Swagger UI sets inline styles; its scripts are files (SpectacularSwaggerSplitView).
+    "api-docs": {"style-src": ["'unsafe-inline'"]},
 }
 
 # --- Internationalisation -------------------------------------------------------------------------------------------
