@@ -77,10 +77,20 @@ def _routes(*, api: bool):
     return [route for route in routes if route.template not in UNWALKABLE]
 
 
+def _audit_count() -> int:
+    with unscoped("count every audit row"):
+        return AuditLog.objects.count()
+
+
 def _call(client, method: str, url: str, body: dict | None = None):
-    """One request whose side effects are rolled back, so every call sees the same objects."""
+    """One request whose side effects are rolled back, so every call sees the same objects.
+
+    `response.wrote` says whether it wrote an audit row (every change is audited), i.e. changed something.
+    """
     with transaction.atomic():
+        before = _audit_count()
         response = client.generic(method, url, json.dumps(body or {}), content_type="application/json")
+        response.wrote = _audit_count() != before
         transaction.set_rollback(True)
     return response
 
@@ -139,6 +149,8 @@ def test_api_route_method_role_walk(role, tenant, owner):
             if status >= 500 and method not in KNOWN_SERVER_ERRORS.get(route.url_name, ()):
                 failures.append(f"{where} (server error)")
                 continue
+            if status in (401, 403, 404, 405) and response.wrote:
+                failures.append(f"{where} was refused but changed something (an audit row was written)")
             if user is None:
                 if status != 401:
                     failures.append(f"{where}, expected 401")
