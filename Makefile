@@ -52,7 +52,7 @@ run-prod: venv
 	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A crm_project worker --loglevel=INFO --concurrency=2 & \
 	$(BIN)/celery -A crm_project beat --loglevel=INFO --schedule data/celerybeat-schedule & \
-	$(BIN)/gunicorn crm_project.wsgi --bind 127.0.0.1:8000 --workers 2 --access-logfile - & \
+	$(BIN)/gunicorn -c crm_project/gunicorn.conf.py crm_project.wsgi --bind 127.0.0.1:8000 --workers 2 --access-logfile - & \
 	wait
 
 bench: venv

@@ -1,12 +1,19 @@
-"""DRF authentication that also activates the caller's tenant (JWT users are only known inside the view)."""
+"""DRF authentication that also activates the caller's tenant (JWT users are only known inside the view).
+
+A token stops working when its user is deactivated, when the user's tenant is deactivated, and when the
+user's password changes (the `hash_password` claim no longer matches; see `accounts.services.account_refusal`).
+"""
 
 from django.contrib.auth import get_user_model
-from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import SessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts.services import account_refusal
 from accounts.tenancy import activate_tenant
 
 
@@ -20,6 +27,27 @@ def _activate(request, result):
     return result
 
 
+def user_for_token(token):
+    """The user a token names; 401 when inactive, of an inactive tenant, or issued before a password change."""
+    from django.utils.translation import gettext_lazy as _
+
+    try:
+        user_id = token[api_settings.USER_ID_CLAIM]
+    except KeyError:
+        raise InvalidToken(_("Token contained no recognizable user identification")) from None
+    user = get_user_model().objects.select_related("tenant").filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+    if user is None:
+        raise AuthenticationFailed(_("User not found"), code="user_not_found")
+    refusal = account_refusal(user)
+    if refusal is not None:
+        raise AuthenticationFailed(refusal, code="account_refused")
+    if api_settings.CHECK_REVOKE_TOKEN and token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
+        user.password
+    ):
+        raise AuthenticationFailed(_("The password has changed since this token was issued."), code="password_changed")
+    return user
+
+
 class TenantJWTAuthentication(JWTAuthentication):
     """Bearer access tokens (simplejwt), then the user's tenant becomes the active scope."""
 
@@ -29,17 +57,8 @@ class TenantJWTAuthentication(JWTAuthentication):
         return _activate(request, super().authenticate(request))
 
     def get_user(self, validated_token):
-        # simplejwt's checks, with the tenant loaded in the same query (every request needs it).
-        try:
-            user_id = validated_token[api_settings.USER_ID_CLAIM]
-        except KeyError:
-            raise InvalidToken(_("Token contained no recognizable user identification")) from None
-        user = get_user_model().objects.select_related("tenant").filter(**{api_settings.USER_ID_FIELD: user_id}).first()
-        if user is None:
-            raise AuthenticationFailed(_("User not found"), code="user_not_found")
-        if not user.is_active:
-            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
-        return user
+        # simplejwt's checks plus the tenant's, with the tenant loaded in the same query (every request needs it).
+        return user_for_token(validated_token)
 
 
 class TenantSessionAuthentication(SessionAuthentication):
@@ -47,3 +66,11 @@ class TenantSessionAuthentication(SessionAuthentication):
 
     def authenticate(self, request):
         return _activate(request, super().authenticate(request))
+
+
+class TenantTokenRefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh (rotation + blacklist), refused like an access token for a refused account."""
+
+    def validate(self, attrs):
+        user_for_token(RefreshToken(attrs["refresh"]))
+        return super().validate(attrs)

@@ -47,7 +47,20 @@ def user_authz(user) -> dict:
 
 
 class CachedModelBackend(ModelBackend):
-    """Django's model backend whose permission set is cached (Redis in production) instead of queried each time."""
+    """Django's model backend whose permission set is cached (Redis in production) instead of queried each time.
+
+    Users of a deactivated tenant cannot sign in, and their open sessions end at the next request.
+    """
+
+    def user_can_authenticate(self, user):
+        tenant = getattr(user, "tenant", None)
+        return super().user_can_authenticate(user) and (tenant is None or tenant.is_active)
+
+    def get_user(self, user_id):
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model()._default_manager.select_related("tenant").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:

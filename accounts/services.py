@@ -280,3 +280,38 @@ def code_next_many(prefix: str, count: int, *, day=None) -> list[str]:
         last = cursor.fetchone()[0]
     first = last - count + 1
     return [f"{prefix}{day:%Y%m%d}{number:04d}" for number in range(first, first + count)]
+
+
+# --- Who may sign in, and revoking tokens -------------------------------------------------------------------------
+def account_refusal(user: User) -> str | None:
+    """Why `user` may not use the product right now (a message for them), or None when they may."""
+    from django.utils.translation import gettext as _
+
+    if not user.is_active:
+        return _("This account is deactivated.")
+    tenant = getattr(user, "tenant", None)
+    if tenant is not None and not tenant.is_active:
+        return _("Your organisation's account is deactivated; contact your administrator.")
+    return None
+
+
+def user_tokens_revoke(*, user: User) -> int:
+    """Blacklist every outstanding refresh token of `user` (password change or reset, deactivation).
+
+    Access tokens die with them: they carry a hash of the password (checked on every request) and the
+    user's and tenant's active flags are checked too. Returns how many refresh tokens were revoked.
+    """
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    pending = list(
+        OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+    )
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in pending], ignore_conflicts=True)
+    if pending:
+        audit_record(
+            action="crm.auth.tokens_revoked",
+            obj=user,
+            tenant=user.tenant,
+            object_repr=f"{user.get_username()} ({len(pending)})",
+        )
+    return len(pending)

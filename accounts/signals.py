@@ -7,7 +7,7 @@ from django.dispatch import receiver
 
 from accounts.backends import permissions_changed
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.services import audit_record, user_tokens_revoke
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.audit_login")
@@ -47,6 +47,16 @@ def _user_saved(sender, instance, update_fields=None, **kwargs):
     # A login only stamps last_login; anything else (is_active, is_superuser) may change what the user can do.
     if update_fields is None or set(update_fields) != {"last_login"}:
         permissions_changed()
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.revoke_tokens")
+def _revoke_tokens(sender, instance, created=False, update_fields=None, **kwargs):
+    # A new password (change, reset, admin, changepassword) or a deactivation ends every session token of the user.
+    # `_password` is set by set_password() until the save completes; it costs no query to look at.
+    if created or (update_fields is not None and set(update_fields) == {"last_login"}):
+        return
+    if getattr(instance, "_password", None) is not None or not instance.is_active:
+        user_tokens_revoke(user=instance)
 
 
 post_delete.connect(permissions_changed, sender=Group, dispatch_uid="accounts.perm_group_deleted")

@@ -3,23 +3,42 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.filtersets import AuditLogFilterSet, JobRunFilterSet
-from accounts.models import AuditLog, JobRun, Notification
-from accounts.services import notification_mark_read
+from accounts.models import AuditLog, JobRun, Notification, User
+from accounts.services import account_refusal, notification_mark_read
 
 PAGE_SIZE = 25
+
+
+class LoginForm(AuthenticationForm):
+    """Django's sign-in form; the right password on a refused account (deactivated tenant) says why."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+            user = User.objects.select_related("tenant").filter(username=username).first() if username else None
+            if user is not None and password and user.check_password(password):
+                refusal = account_refusal(user)
+                if refusal is not None:
+                    raise ValidationError(refusal, code="refused") from None
+            raise
 
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    authentication_form = LoginForm
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -54,9 +73,10 @@ def notification_list(request):
 @login_required
 @require_POST
 def notification_read(request, pk: int):
+    # Someone else's (or another tenant's) notification is a 404, exactly like a missing one.
+    notification = get_object_or_404(Notification.objects.filter(recipient=request.user), pk=pk)
     notification_mark_read(user=request.user, notification_id=pk)
-    notification = Notification.objects.filter(recipient=request.user, pk=pk).first()
-    if notification is not None and notification.link and url_has_allowed_host_and_scheme(notification.link, None):
+    if notification.link and url_has_allowed_host_and_scheme(notification.link, None):
         return redirect(notification.link)
     return redirect("accounts:notifications")
 

@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from contracts.choices import ContractStatus, ContractType
-from crm_project.filters import DATE_WIDGET, ChoiceListFilter
+from crm_project.filters import DATE_WIDGET, ChoiceListFilter, IdFilter
 
 
 class ContractFilterSet(django_filters.FilterSet):
@@ -13,7 +13,7 @@ class ContractFilterSet(django_filters.FilterSet):
 
     q = django_filters.CharFilter(label=_("Search"), method="filter_q")
     status = ChoiceListFilter(label=_("Status"), choices=ContractStatus.choices)
-    customer = django_filters.NumberFilter(label=_("Customer"), field_name="customer_id")
+    customer = IdFilter(label=_("Customer"), field_name="customer_id")
     contract_type = ChoiceListFilter(label=_("Contract type"), choices=ContractType.choices)
     # end_date is a DateField: plain comparisons are exact (no time-zone day boundaries needed).
     end_from = django_filters.DateFilter(

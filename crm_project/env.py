@@ -77,7 +77,8 @@ def parse_database_url(name: str, url: str) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": path,
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+            # A writer waits at most 5 s for another one, then the request answers 503 with Retry-After.
+            "OPTIONS": {"timeout": 5, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
         }
     if parsed.scheme in ("mysql", "mariadb"):
         database = unquote(parsed.path.lstrip("/"))
@@ -91,7 +92,8 @@ def parse_database_url(name: str, url: str) -> dict:
         # READ COMMITTED (Django's advice for MySQL) avoids gap-lock deadlocks between concurrent writers.
         options = {
             "charset": "utf8mb4",
-            "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+            # A row lock is waited for at most 10 s (InnoDB's default is 50), then the request answers 503.
+            "init_command": "SET sql_mode='STRICT_TRANS_TABLES', innodb_lock_wait_timeout=10",
             "isolation_level": "read committed",
         }
         if "unix_socket" in query:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django import forms
@@ -48,11 +48,19 @@ class ChoiceListFilter(django_filters.Filter):
         return qs.filter(**{f"{self.field_name}__in": value})
 
 
+# Days a local midnight can be computed for in any time zone (the calendar's ends overflow once shifted to UTC).
+_FIRST_DAY = date(1, 1, 2)
+_LAST_DAY = date(9999, 12, 30)
+MAX_ID = 2**63 - 1
+
+
 def local_day_range(day, *, end: bool) -> datetime:
     """Start (or end, exclusive) of a local calendar day as an aware datetime.
 
     Comparing datetimes instead of using `__date` keeps the index usable and avoids MySQL's time-zone tables.
+    Days at the calendar's ends (0001-01-01, 9999-12-31) are clamped: they mean "no bound", not an overflow.
     """
+    day = min(max(day, _FIRST_DAY), _LAST_DAY)
     moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
     return timezone.make_aware(moment)
 
@@ -72,3 +80,21 @@ class DateToFilter(django_filters.DateFilter):
 
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
+
+
+class IdField(forms.Field):
+    """A row id: a whole number from 1 to 2^63-1 (no `1e3`, no 23 digits: those are a clear 400, not a 500)."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+            raise forms.ValidationError(_("'%(value)s' is not a valid id."), params={"value": text[:40]})
+        return int(text)
+
+
+class IdFilter(django_filters.Filter):
+    """Filter by the id of a related row (`customer=12`)."""
+
+    field_class = IdField

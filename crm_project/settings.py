@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "guardian",
     "axes",
     "django_htmx",
+    "csp",
     "crm_project",
     "accounts",
     "customers",
@@ -65,7 +66,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "crm_project.middleware.TraceIdMiddleware",
+    "crm_project.middleware.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "crm_project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -198,6 +201,35 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS in production: redirect plain HTTP (except the health check) and tell browsers to stay on HTTPS.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+# Content-Security-Policy on every page (django-csp): scripts and styles only from our own static files, no
+# inline script, no framing. A view that needs more says so in CSP_VIEW_UPDATES (by URL name).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+CSP_VIEW_UPDATES = {
+    # A generated contract document carries its own <style> (sanitised HTML; scripts stay forbidden).
+    "contracts:contract_document": {"style-src": ["'unsafe-inline'"]},
+    # Swagger UI sets inline styles; its scripts are files (SpectacularSwaggerSplitView).
+    "api-docs": {"style-src": ["'unsafe-inline'"]},
+}
 
 # --- Internationalisation -------------------------------------------------------------------------------------------
 LANGUAGE_CODE = env_choice("LANGUAGE_CODE", "zh-hans", ["zh-hans", "en"])
@@ -240,9 +272,14 @@ REST_FRAMEWORK = {
         "accounts.authentication.TenantJWTAuthentication",
         "accounts.authentication.TenantSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Fail closed: a view that does not declare `required_perms` for a method refuses it.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "crm_project.api.permissions.RolePermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["crm_project.api.renderers.EnvelopeJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["crm_project.api.parsers.SafeJSONParser"],
+    "DEFAULT_METADATA_CLASS": "crm_project.api.metadata.MethodsMetadata",
     "DEFAULT_PAGINATION_CLASS": "crm_project.api.pagination.PageSizePagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -273,6 +310,8 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": env_str("JWT_SIGNING_KEY") or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Tokens carry a hash of the password: a password change or reset ends every token issued before it.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -292,6 +331,13 @@ SPECTACULAR_SETTINGS = {
         "crm_project.api.schema.wrap_in_envelope",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`: each choice set gets its own readable name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "customers.choices.CustomerStatus",
+        "ContractStatusEnum": "contracts.choices.ContractStatus",
+        "ChangeRequestStatusEnum": "contracts.choices.ChangeStatus",
+        "InvoiceStatusEnum": "contracts.choices.InvoiceStatus",
+    },
 }
 
 # --- Logging: every line carries the trace id -----------------------------------------------------------------------

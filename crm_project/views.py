@@ -65,16 +65,40 @@ def _check_broker() -> str:
     return "ok"
 
 
+def _check_cache() -> tuple[str, str]:
+    """The shared cache, asked directly (the cache backend itself hides an outage from the pages)."""
+    from django.core.cache import caches
+
+    from crm_project.cache import PooledRedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, PooledRedisCache):
+        return "ok", "local"
+    try:
+        backend._cache.get_client(write=True).ping()
+    except Exception as exc:
+        logger.warning("health check: cache unavailable: %s", exc)
+        return "error", "redis"
+    return "ok", "redis"
+
+
 @never_cache
 def healthz(request):
-    """No authentication: 200 when the database and the broker answer, 503 otherwise."""
+    """No authentication: 200 when the database and the broker answer, 503 otherwise.
+
+    The cache is reported on its own: without it the web keeps serving (status `degraded`, still 200).
+    """
+    cache_state, cache_kind = _check_cache()
     state = {
         "database": _check_database(),
         "broker": _check_broker(),
         "broker_kind": "embedded" if settings.CELERY_EMBEDDED else "redis",
+        "cache": cache_state,
+        "cache_kind": cache_kind,
     }
     healthy = state["database"] == "ok" and state["broker"] == "ok"
-    return JsonResponse({"status": "ok" if healthy else "error", **state}, status=200 if healthy else 503)
+    status = "ok" if healthy and cache_state == "ok" else "degraded" if healthy else "error"
+    return JsonResponse({"status": status, **state}, status=200 if healthy else 503)
 
 
 def _api_error_page(request, status: int, message: str):

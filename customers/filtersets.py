@@ -4,7 +4,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from crm_project.filters import DATE_WIDGET, ChoiceListFilter, DateFromFilter, DateToFilter
+from crm_project.filters import DATE_WIDGET, ChoiceListFilter, DateFromFilter, DateToFilter, IdFilter
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType
 from customers.models import CustomerContact, CustomerTag
 
@@ -15,7 +15,7 @@ class CustomerFilterSet(django_filters.FilterSet):
     level = ChoiceListFilter(label=_("Level"), choices=CustomerLevel.choices)
     customer_type = ChoiceListFilter(label=_("Customer type"), choices=CustomerType.choices)
     industry = django_filters.CharFilter(label=_("Industry"), field_name="industry", lookup_expr="exact")
-    assigned_manager_id = django_filters.NumberFilter(label=_("Manager"), field_name="assigned_manager_id")
+    assigned_manager_id = IdFilter(label=_("Manager"), field_name="assigned_manager_id")
     health_score_min = django_filters.NumberFilter(label=_("Health ≥"), field_name="health_score", lookup_expr="gte")
     health_score_max = django_filters.NumberFilter(label=_("Health ≤"), field_name="health_score", lookup_expr="lte")
     created_from = DateFromFilter(label=_("Created from"), field_name="created_at", widget=DATE_WIDGET)

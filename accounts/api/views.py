@@ -17,10 +17,20 @@ from accounts.api.serializers import (
     TokenPairSerializer,
     TokenRefreshRequestSerializer,
 )
-from accounts.models import Notification
-from accounts.services import audit_record, notification_mark_read
+from accounts.authentication import TenantTokenRefreshSerializer
+from accounts.models import Notification, User
+from accounts.services import account_refusal, audit_record, notification_mark_read
 from crm_project.api import codes
 from crm_project.api.envelope import api_error, api_response
+from crm_project.api.permissions import AUTHENTICATED
+
+
+def _refused_by_credentials(credentials: dict) -> str | None:
+    """With the right password, say why the account is refused (deactivated tenant); otherwise nothing."""
+    user = User.objects.select_related("tenant").filter(username=credentials["username"]).first()
+    if user is not None and user.check_password(credentials["password"]):
+        return account_refusal(user)
+    return None
 
 
 class TokenObtainView(APIView):
@@ -39,10 +49,11 @@ class TokenObtainView(APIView):
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
         )
-        if user is None or not user.is_active:
+        if user is None:
+            refused = _refused_by_credentials(serializer.validated_data)
             return api_error(
                 codes.NOT_AUTHENTICATED,
-                _("Invalid username or password."),
+                refused or _("Invalid username or password."),
                 status=401,
                 headers={"WWW-Authenticate": 'Bearer realm="api"'},
             )
@@ -55,6 +66,7 @@ class TokenRefreshView(SimpleTokenRefreshView):
     """Exchange a refresh token for a new pair; the old refresh token is blacklisted."""
 
     authentication_classes = []
+    serializer_class = TenantTokenRefreshSerializer
 
     @extend_schema(request=TokenRefreshRequestSerializer, responses={200: TokenPairSerializer}, tags=["auth"])
     def post(self, request, *args, **kwargs):
@@ -65,6 +77,7 @@ class NotificationListView(ListAPIView):
     """The caller's own notifications, newest first; `unread=true` keeps only unread ones."""
 
     serializer_class = NotificationSerializer
+    required_perms = {"GET": AUTHENTICATED}  # one's own notifications only
     queryset = Notification.objects.none()  # for the schema generator; requests use get_queryset()
     sort_fields = {"created_at": "created_at", "kind": "kind", "read_at": "read_at"}
     default_sort = ["-created_at"]
@@ -88,6 +101,8 @@ class NotificationListView(ListAPIView):
 
 class NotificationReadView(APIView):
     """Mark one of the caller's notifications as read (another user's id answers 404)."""
+
+    required_perms = {"POST": AUTHENTICATED}  # one's own notifications only
 
     @extend_schema(request=None, responses={200: NotificationSerializer}, tags=["notifications"])
     def post(self, request, notification_id: int):

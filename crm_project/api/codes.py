@@ -16,9 +16,11 @@ NOT_FOUND = 40400
 METHOD_NOT_ALLOWED = 40500
 NOT_ACCEPTABLE = 40600
 CONFLICT = 40900
+PAYLOAD_TOO_LARGE = 41300
 UNSUPPORTED_MEDIA_TYPE = 41500
 THROTTLED = 42900
 SERVER_ERROR = 50000
+SERVICE_UNAVAILABLE = 50300
 HEALTH_SCORE_FAILED = 50001
 SYNC_FAILED = 50002
 
@@ -36,9 +38,11 @@ DESCRIPTIONS = {
     METHOD_NOT_ALLOWED: _("Method not allowed"),
     NOT_ACCEPTABLE: _("Not acceptable"),
     CONFLICT: _("Conflict with the current state"),
+    PAYLOAD_TOO_LARGE: _("The request body is too large"),
     UNSUPPORTED_MEDIA_TYPE: _("Unsupported media type"),
     THROTTLED: _("Too many requests"),
     SERVER_ERROR: _("Internal error; quote the trace_id when reporting it"),
+    SERVICE_UNAVAILABLE: _("Temporarily unavailable (the database is busy); retry after `Retry-After` seconds"),
     HEALTH_SCORE_FAILED: _("Health score calculation failed"),
     SYNC_FAILED: _("Data synchronisation failed"),
 }
@@ -52,7 +56,9 @@ STATUS_DEFAULT_CODE = {
     405: METHOD_NOT_ALLOWED,
     406: NOT_ACCEPTABLE,
     409: CONFLICT,
+    413: PAYLOAD_TOO_LARGE,
     415: UNSUPPORTED_MEDIA_TYPE,
     429: THROTTLED,
     500: SERVER_ERROR,
+    503: SERVICE_UNAVAILABLE,
 }

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -70,6 +71,26 @@ def validation_response(detail: Any, *, business_code: int = codes.VALIDATION_ER
     return api_error(business_code, message, status=400, data={"field": first_field, "errors": errors})
 
 
+RETRY_AFTER_SECONDS = 5
+_BUSY_MYSQL_ERRNOS = {1205, 1213}  # lock wait timeout exceeded, deadlock found
+
+
+def database_busy(exc: BaseException) -> bool:
+    """A lock the database gave up waiting for (SQLite "database is locked", MySQL 1205/1213): retry later."""
+    from django.db import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    if "is locked" in str(exc):
+        return True
+    first = exc.args[0] if exc.args else None
+    return isinstance(first, int) and first in _BUSY_MYSQL_ERRNOS
+
+
+def busy_message() -> str:
+    return _("The database is busy; retry in a few seconds.")
+
+
 def envelope_exception_handler(exc: Exception, context: dict) -> Any:
     """DRF's EXCEPTION_HANDLER: maps every exception to an envelope; unknown ones are logged and answered 500."""
     view = context.get("view")
@@ -108,6 +129,15 @@ def envelope_exception_handler(exc: Exception, context: dict) -> Any:
         return api_error(code, message, status=status_code, headers=headers or None)
 
     request = context.get("request")
+    if database_busy(exc):
+        logger.warning(
+            "database busy in %s %s: %s", getattr(request, "method", "?"), getattr(request, "path", "?"), exc
+        )
+        return api_error(
+            codes.SERVICE_UNAVAILABLE, busy_message(), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return api_error(codes.PAYLOAD_TOO_LARGE, _("The request body is too large."), status=413)
     logger.exception(
         "unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"), exc_info=exc
     )

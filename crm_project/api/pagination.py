@@ -74,3 +74,25 @@ class PageSizePagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": settings.API_MAX_PAGE_SIZE},
             },
         ]
+
+
+_PAGINATED: dict[type, type] = {}
+
+
+def paginated(item_serializer: type) -> type:
+    """A serializer describing one page of `item_serializer` items, for views that paginate by hand (schema only)."""
+    from rest_framework import serializers
+
+    if item_serializer not in _PAGINATED:
+        name = "Paginated" + item_serializer.__name__.removesuffix("Serializer") + "Page"
+        _PAGINATED[item_serializer] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "total": serializers.IntegerField(),
+                "page": serializers.IntegerField(),
+                "size": serializers.IntegerField(),
+                "items": item_serializer(many=True),
+            },
+        )
+    return _PAGINATED[item_serializer]

@@ -10,7 +10,14 @@ _ERROR_STATUSES = {
     "403": "Permission denied (code 40004)",
     "404": "Not found or not visible (code 40400, 40001 for customers)",
     "429": "Too many requests (code 42900)",
+    "503": "The database is busy (code 50300); retry after the `Retry-After` header's seconds",
 }
+# Answers only a request that writes can get.
+_WRITE_ERROR_STATUSES = {
+    "409": "Conflict with the current state: a duplicate, or a transition the object's state forbids (40002, 40900)",
+    "413": "The request body is larger than the server accepts (code 41300)",
+}
+_WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 
 def _envelope_of(data_schema: dict | None) -> dict:
@@ -22,9 +29,39 @@ def _envelope_of(data_schema: dict | None) -> dict:
     }
 
 
+LOCAL_DATETIME = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
+    "description": "Local date and time, `YYYY-MM-DD HH:MM:SS` (the PRD's format).",
+    "example": "2025-08-15 16:30:00",
+}
+
+
+def _local_datetimes(node, *, request_body: bool) -> None:
+    """Datetimes are sent as the PRD's `YYYY-MM-DD HH:MM:SS`, not RFC 3339: declare what is sent.
+
+    Request bodies also accept ISO 8601 (`DATETIME_INPUT_FORMATS`), so they keep `date-time` and say both.
+    """
+    if isinstance(node, dict):
+        if node.get("format") == "date-time" and node.get("type") == "string":
+            if request_body:
+                node["description"] = (node.get("description", "") + " `YYYY-MM-DD HH:MM:SS` or ISO 8601.").strip()
+            else:
+                node.pop("format")
+                for key, value in LOCAL_DATETIME.items():
+                    node.setdefault(key, value)
+        for value in node.values():
+            _local_datetimes(value, request_body=request_body)
+    elif isinstance(node, list):
+        for value in node:
+            _local_datetimes(value, request_body=request_body)
+
+
 def wrap_in_envelope(result: dict, generator, request, public) -> dict:
     """POSTPROCESSING_HOOK: wrap JSON bodies of success answers, add the error envelopes and the code list."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for name, component in schemas.items():
+        _local_datetimes(component, request_body=name.endswith("Request"))
     schemas["ErrorCode"] = {
         "type": "integer",
         "enum": sorted(codes.DESCRIPTIONS),
@@ -56,7 +93,7 @@ def wrap_in_envelope(result: dict, generator, request, public) -> dict:
         }
     )
     for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
@@ -68,7 +105,10 @@ def wrap_in_envelope(result: dict, generator, request, public) -> dict:
                         json_body["schema"] = _envelope_of(json_body.get("schema"))
                     elif status != "204":
                         response["content"] = {"application/json": {"schema": _envelope_of(None)}}
-            for status, description in _ERROR_STATUSES.items():
+            documented = dict(_ERROR_STATUSES)
+            if method in _WRITE_METHODS:
+                documented.update(_WRITE_ERROR_STATUSES)
+            for status, description in sorted(documented.items()):
                 responses.setdefault(
                     status,
                     {
@@ -83,6 +123,7 @@ def register_extensions() -> None:
     """Tell drf-spectacular that our authentication classes are simplejwt's bearer and Django's session."""
     from drf_spectacular.authentication import SessionScheme
     from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
     class TenantJWTScheme(SimpleJWTScheme):
         target_class = "accounts.authentication.TenantJWTAuthentication"
@@ -91,3 +132,16 @@ def register_extensions() -> None:
     class TenantSessionScheme(SessionScheme):
         target_class = "accounts.authentication.TenantSessionAuthentication"
         name = "cookieAuth"
+
+    class IntegrationSignatureScheme(OpenApiAuthenticationExtension):
+        target_class = "accounts.integration.IntegrationSignatureAuthentication"
+        name = "integrationSignature"
+
+        def get_security_definition(self, auto_schema):
+            return {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-CRM-Signature",
+                "description": "HMAC-SHA256 of `timestamp.body` with the integration key's secret, sent with "
+                "`X-CRM-Key` and `X-CRM-Timestamp` (see accounts/integration.py).",
+            }

@@ -29,7 +29,11 @@ def parse_sort(raw: str | None, allowed: dict[str, str], default: list[str] | No
                     ]
                 }
             )
-        if direction not in ("asc", "desc") or len(pieces) > 2:
+        if len(pieces) > 2:
+            raise ValidationError(
+                {"sort": [_("Write 'field' or 'field,asc' or 'field,desc', got '%s'.") % part.strip()]}
+            )
+        if direction not in ("asc", "desc"):
             raise ValidationError({"sort": [_("Direction must be 'asc' or 'desc', got '%s'.") % direction]})
         path = allowed[field]
         ordering.append(f"-{path}" if direction == "desc" else path)

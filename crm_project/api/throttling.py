@@ -14,11 +14,7 @@ def _hit(key: str, ttl: int) -> int:
     """Count one hit on `key` (created with a `ttl`); returns the count so far."""
     backend = caches["default"]
     if isinstance(backend, PooledRedisCache):
-        full_key = backend.make_and_validate_key(key)
-        pipe = backend._cache.get_client(full_key, write=True).pipeline()
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
-        return int(pipe.execute()[0])
+        return backend.hit(key, ttl)  # one round trip; per-process counting while Redis is down
     if cache.add(key, 1, ttl):
         return 1
     try:

@@ -10,7 +10,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.models import User
@@ -18,7 +18,8 @@ from accounts.roles import can_see_amounts
 from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.exceptions import ApiError
-from crm_project.api.pagination import PageSizePagination
+from crm_project.api.pagination import PageSizePagination, paginated
+from crm_project.api.permissions import RolePermission
 from crm_project.api.sorting import SortFilter, parse_sort
 from customers import services
 from customers.api.serializers import (
@@ -87,14 +88,6 @@ LIST_COLUMNS = (
     "assigned_manager__username",
 )
 _CONTACT_KEYS = ("contacts", "contact_name", "phone", "mobile", "email", "wechat", "is_primary")
-
-
-class RolePermission(BasePermission):
-    """Model permission per HTTP method; views override `required_perms` where a method means something else."""
-
-    def has_permission(self, request, view):
-        perm = view.required_perms.get(request.method)
-        return perm is None or request.user.has_perm(perm)
 
 
 class CustomerAPIView(GenericAPIView):
@@ -201,7 +194,7 @@ class CustomerSearchView(CustomerAPIView):
     required_perms = {"POST": VIEW}
 
     @extend_schema(
-        request=CustomerSearchSerializer, responses={200: CustomerListItemSerializer(many=True)}, tags=["customers"]
+        request=CustomerSearchSerializer, responses={200: paginated(CustomerListItemSerializer)}, tags=["customers"]
     )
     def post(self, request):
         body = CustomerSearchSerializer(data=request.data)
