@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "accounts",
     "customers",
     "contracts",
+    "service_records",
 ]
 
 MIDDLEWARE = [
