@@ -201,7 +201,8 @@ def generate(report: ServiceReport) -> ServiceReport:
         pdf = render_pdf(context)
         services.report_mark(report, progress=75)
         xlsx = render_xlsx(context)
-        stem = f"service-report-{report.customer.customer_code}-{report.period_start:%Y%m%d}-{report.period_end:%Y%m%d}-{report.pk}"
+        period = f"{report.period_start:%Y%m%d}-{report.period_end:%Y%m%d}"
+        stem = f"service-report-{report.customer.customer_code}-{period}-{report.pk}"
         report.pdf_file.save(f"{stem}.pdf", ContentFile(pdf), save=False)
         report.xlsx_file.save(f"{stem}.xlsx", ContentFile(xlsx), save=False)
         ServiceReport.objects.filter(pk=report.pk).update(

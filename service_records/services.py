@@ -262,9 +262,9 @@ def _contract_on(contracts: list[Contract], day: date) -> Contract | None:
     for contract in contracts:
         if contract.status == ContractStatus.DRAFT or not contract.start_date <= day <= contract.end_date:
             continue
-        if contract.status == ContractStatus.TERMINATED and contract.terminated_at is not None:
-            if timezone.localdate(contract.terminated_at) < day:
-                continue
+        ended = contract.status == ContractStatus.TERMINATED and contract.terminated_at is not None
+        if ended and timezone.localdate(contract.terminated_at) < day:
+            continue
         if best is None or contract.start_date > best.start_date:
             best = contract
     return best

@@ -72,20 +72,23 @@ def _period(request) -> str:
 
 
 def _stat_cards(stats: dict[str, Any]) -> list[dict[str, Any]]:
-    def pct(value):
-        return "—" if value is None else f"{value}%"
+    def shown(value, suffix=""):
+        return "—" if value is None else f"{value}{suffix}"
 
+    satisfaction = stats["satisfaction"]
     return [
-        {"key": "tickets", "label": _("Tickets"), "value": stats["tickets"], "sub": _("%(n)d open") % {"n": stats["open"]}},
-        {"key": "first_response", "label": _("First response compliance"), "value": pct(stats["first_response_compliance"]),
-         "sub": _("median %(m)s min") % {"m": stats["response_minutes"]["median"] if stats["response_minutes"]["median"] is not None else "—"}},
-        {"key": "resolution", "label": _("Resolution compliance"), "value": pct(stats["resolution_compliance"]),
-         "sub": _("p90 %(m)s min") % {"m": stats["resolution_minutes"]["p90"] if stats["resolution_minutes"]["p90"] is not None else "—"}},
+        {"key": "tickets", "label": _("Tickets"), "value": stats["tickets"],
+         "sub": _("%(n)d open") % {"n": stats["open"]}},
+        {"key": "first_response", "label": _("First response compliance"),
+         "value": shown(stats["first_response_compliance"], "%"),
+         "sub": _("median %(m)s min") % {"m": shown(stats["response_minutes"]["median"])}},
+        {"key": "resolution", "label": _("Resolution compliance"), "value": shown(stats["resolution_compliance"], "%"),
+         "sub": _("p90 %(m)s min") % {"m": shown(stats["resolution_minutes"]["p90"])}},
         {"key": "breaches", "label": _("Breaches"), "value": stats["breaches"], "sub": ""},
-        {"key": "satisfaction", "label": _("Satisfaction"), "value": stats["satisfaction"]["overall"] if stats["satisfaction"]["overall"] is not None else "—",
-         "sub": _("target %(t)s · %(n)d ratings") % {"t": SATISFACTION_TARGET, "n": stats["satisfaction"]["responses"]}},
-        {"key": "csat", "label": _("CSAT"), "value": pct(stats["csat"]), "sub": ""},
-        {"key": "nps", "label": _("NPS"), "value": stats["nps"] if stats["nps"] is not None else "—",
+        {"key": "satisfaction", "label": _("Satisfaction"), "value": shown(satisfaction["overall"]),
+         "sub": _("target %(t)s · %(n)d ratings") % {"t": SATISFACTION_TARGET, "n": satisfaction["responses"]}},
+        {"key": "csat", "label": _("CSAT"), "value": shown(stats["csat"], "%"), "sub": ""},
+        {"key": "nps", "label": _("NPS"), "value": shown(stats["nps"]),
          "sub": _("target %(t)s · %(n)d answers") % {"t": NPS_TARGET, "n": stats["nps_answers"]}},
     ]  # fmt: skip
 

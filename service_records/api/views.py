@@ -298,8 +298,12 @@ class CustomerNpsView(CustomerScopedView):
         if data.get("contact_id") is not None:
             contact = CustomerContact.objects.filter(customer=customer, pk=data["contact_id"]).first()
             if contact is None:
-                raise ApiError(codes.VALIDATION_ERROR, _("contact_id: unknown contact of this customer."),
-                               status_code=400, data={"field": "contact_id", "errors": {"contact_id": [_("Unknown contact.")]}})  # fmt: skip
+                raise ApiError(
+                    codes.VALIDATION_ERROR,
+                    _("contact_id: unknown contact of this customer."),
+                    status_code=400,
+                    data={"field": "contact_id", "errors": {"contact_id": [_("Unknown contact.")]}},
+                )
         response = services.nps_record(
             actor=request.user,
             customer=customer,
