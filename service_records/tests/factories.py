@@ -91,7 +91,8 @@ def records(tenant, **filters) -> list[ServiceRecord]:
 
 def signed_post(client, key, secret, payload, *, path="/api/v1/integrations/tickets"):
     body = json.dumps(payload).encode()
-    ts = str(int(time.time()))
+    # A distinct timestamp per call: the same signed body twice inside the window is refused as a replay.
+    ts = str(int(time.time()) - next(_numbers) % 200)
     return client.generic(
         "POST", path, body, content_type="application/json",
         HTTP_X_CRM_KEY=key.key_id, HTTP_X_CRM_TIMESTAMP=ts, HTTP_X_CRM_SIGNATURE=sign(secret, ts, body),
