@@ -247,19 +247,19 @@ class CustomerReportDetailView(CustomerScopedView):
 
 
 class CustomerReportFileView(CustomerReportDetailView):
-    """`GET /customers/{id}/reports/{rid}/file?format=pdf|xlsx`: the file itself (404 until it is ready)."""
+    """`GET /customers/{id}/reports/{rid}/file?type=pdf|xlsx`: the file itself (404 until it is ready)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["pdf", "xlsx"])],
+        parameters=[OpenApiParameter("type", str, enum=["pdf", "xlsx"])],
         responses={(200, "application/pdf"): OpenApiTypes.BINARY},
         tags=["service records"],
     )
     def get(self, request, customer_id, report_id):
         report = self.get_report()
-        kind = request.query_params.get("format") or "pdf"
+        kind = request.query_params.get("type") or "pdf"
         if kind not in ("pdf", "xlsx"):
-            raise ApiError(codes.VALIDATION_ERROR, _("format: use pdf or xlsx."), status_code=400,
-                           data={"field": "format", "errors": {"format": [_("Use pdf or xlsx.")]}})  # fmt: skip
+            raise ApiError(codes.VALIDATION_ERROR, _("type: use pdf or xlsx."), status_code=400,
+                           data={"field": "type", "errors": {"type": [_("Use pdf or xlsx.")]}})  # fmt: skip
         file = report.pdf_file if kind == "pdf" else report.xlsx_file
         if report.status != ReportStatus.DONE or not file:
             raise NotFound(_("The report file is not ready."))
