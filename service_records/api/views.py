@@ -3,7 +3,7 @@ another tenant's or an invisible customer's object answers 404 like a missing id
 
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -230,15 +230,14 @@ class CustomerReportsView(CustomerScopedView):
 
 
 class CustomerReportDetailView(CustomerScopedView):
-    """`GET /customers/{id}/reports/{rid}`: status and progress of one report."""
-
-    not_found_code = codes.NOT_FOUND
+    """`GET /customers/{id}/reports/{rid}`: status and progress of one report (40001 for the customer, 40400
+    for a report that is not this customer's)."""
 
     def get_report(self):
         customer = self.get_customer()
         report = selectors.report_get_visible(self.request.user, customer, self.kwargs["report_id"])
         if report is None:
-            raise NotFound(_("Report not found."))
+            raise ApiError(codes.NOT_FOUND, _("Report not found."), status_code=404)
         return report
 
     @extend_schema(responses={200: ReportSerializer}, tags=["service records"])
@@ -262,7 +261,7 @@ class CustomerReportFileView(CustomerReportDetailView):
                            data={"field": "type", "errors": {"type": [_("Use pdf or xlsx.")]}})  # fmt: skip
         file = report.pdf_file if kind == "pdf" else report.xlsx_file
         if report.status != ReportStatus.DONE or not file:
-            raise NotFound(_("The report file is not ready."))
+            raise ApiError(codes.NOT_FOUND, _("The report file is not ready."), status_code=404)
         return report_file_response(report, kind)
 
 
@@ -272,7 +271,11 @@ def report_file_response(report, kind: str) -> FileResponse:
         "application/pdf" if kind == "pdf" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     name = file.name.rsplit("/", 1)[-1]
-    return FileResponse(file.open("rb"), as_attachment=True, filename=name, content_type=content_type)
+    try:
+        handle = file.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("The report file is missing from the archive.")) from None
+    return FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
 
 
 class CustomerNpsView(CustomerScopedView):
