@@ -1,6 +1,7 @@
 """Service reports: generated in the background, PDF with Chinese text and the compliance figure, XLSX, archive."""
 
 import io
+from datetime import date
 
 import pytest
 import time_machine
@@ -105,8 +106,6 @@ def test_monthly_job_queues_one_report_per_customer_and_period(owner, customer, 
 
 
 def test_quarter_bounds():
-    from datetime import date
-
     assert services.period_bounds("quarterly", date(2026, 4, 2)) == (date(2026, 1, 1), date(2026, 3, 31))
     assert services.period_bounds("quarterly", date(2026, 1, 1)) == (date(2025, 10, 1), date(2025, 12, 31))
     assert services.period_bounds("monthly", date(2026, 1, 15)) == (date(2025, 12, 1), date(2025, 12, 31))
@@ -117,8 +116,9 @@ def test_a_failing_render_marks_the_report_failed(owner, customer, monkeypatch):
 
     monkeypatch.setattr(services, "enqueue_report", lambda report: None)
     with tenant_scope(owner.tenant):
-        report = services.report_request(actor=owner, customer=customer, period_start=__import__("datetime").date(2026, 3, 1),
-                                         period_end=__import__("datetime").date(2026, 3, 31))  # fmt: skip
+        report = services.report_request(
+            actor=owner, customer=customer, period_start=date(2026, 3, 1), period_end=date(2026, 3, 31)
+        )
 
     def boom(context):
         raise RuntimeError("layout exploded")

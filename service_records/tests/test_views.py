@@ -95,8 +95,9 @@ def test_manual_entry_rating_and_edit_through_the_pages(staff_client_as, teammat
     client.post(
         f"/service/records/{record.pk}/rate/", {"satisfaction_overall": "5", "satisfaction_professionalism": "4"}
     )
-    client.post(f"/service/records/{record.pk}/edit/", {"status": "resolved", "first_response_at": "2026-03-20T09:10",
-                                                         "resolved_at": "2026-03-20T10:00", "solution": "重置证书"})  # fmt: skip
+    edit = {"status": "resolved", "first_response_at": "2026-03-20T09:10", "resolved_at": "2026-03-20T10:00",
+            "solution": "重置证书"}  # fmt: skip
+    client.post(f"/service/records/{record.pk}/edit/", edit)
     (record,) = records(customer.tenant, source_system="manual")
     assert record.satisfaction_overall == 5 and record.status == "resolved" and record.resolution_minutes == 60
     page = body(client.get(f"/service/records/{record.pk}/"))
@@ -151,8 +152,8 @@ def test_read_only_roles_see_the_tab_but_cannot_write(staff_client_as, make_user
 
 def test_report_generate_button_queues_and_the_archive_polls(staff_client_as, owner, customer):
     client = staff_client_as(owner)
-    page = body(client.post(f"/service/customers/{customer.pk}/reports/new/",
-                            {"period_start": "2026-03-01", "period_end": "2026-03-20"}, HTTP_HX_REQUEST="true"))  # fmt: skip
+    period = {"period_start": "2026-03-01", "period_end": "2026-03-20"}
+    page = body(client.post(f"/service/customers/{customer.pk}/reports/new/", period, HTTP_HX_REQUEST="true"))
     assert 'data-polling="1"' in page and 'hx-trigger="every 2s"' in page and 'data-status="pending"' in page
 
 
