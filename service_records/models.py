@@ -42,6 +42,8 @@ class ServiceRecord(TenantOwnedModel):
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=TicketStatus.choices, default=TicketStatus.OPEN)
     opened_at = models.DateTimeField(_("opened at"))
+    # The local month of opened_at (its first day): monthly trends group by it in one pass, on every backend.
+    opened_month = models.DateField(_("month"), editable=False, null=True)
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -96,6 +98,7 @@ class ServiceRecord(TenantOwnedModel):
             models.Index(fields=["tenant", "customer", "opened_at"], name="idx_sr_customer_opened"),
             # The tenant-wide page and reports over a period.
             models.Index(fields=["tenant", "opened_at"], name="idx_sr_tenant_opened"),
+            models.Index(fields=["tenant", "opened_month"], name="idx_sr_tenant_month"),
             # The breach scan: open tickets with a due time.
             models.Index(fields=["tenant", "status", "resolution_due_at"], name="idx_sr_scan"),
             models.Index(fields=["customer", "status"], name="idx_sr_customer_status"),
@@ -133,6 +136,7 @@ class NpsResponse(TenantOwnedModel):
     score = models.PositiveSmallIntegerField(_("score"), validators=[MinValueValidator(0), MaxValueValidator(10)])
     reason = models.TextField(_("reason"), blank=True)
     responded_at = models.DateTimeField(_("answered at"))
+    responded_month = models.DateField(editable=False, null=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -150,6 +154,12 @@ class NpsResponse(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.score}"
+
+    def save(self, *args, **kwargs):
+        from django.utils import timezone
+
+        self.responded_month = timezone.localdate(self.responded_at).replace(day=1)
+        super().save(*args, **kwargs)
 
 
 def report_upload_to(report: ServiceReport, filename: str) -> str:

@@ -9,6 +9,7 @@ import statistics
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -230,38 +231,50 @@ def month_starts(months: int, today: date | None = None) -> list[date]:
 def monthly_trends(
     records: QuerySet[ServiceRecord], nps: QuerySet[NpsResponse], *, months: int = 12, today: date | None = None
 ) -> dict[str, Any]:
-    """Per month: average of each dimension, CSAT and NPS (one query each, conditional aggregates per month;
-    time-zone safe on every backend because month bounds are computed here, not by the database)."""
+    """Per month: average of each dimension, CSAT, tickets, breaches and NPS. Two GROUP BY queries on the stored
+    local month (`opened_month` / `responded_month`), so the database needs no time-zone tables."""
     starts = month_starts(months, today)
-    bounds = [(day_start(s), day_start(months_back(s, -1))) for s in starts]
-    aggregates: dict[str, Any] = {}
-    for index, (lo, hi) in enumerate(bounds):
-        in_month = Q(opened_at__gte=lo, opened_at__lt=hi)
-        aggregates[f"n{index}"] = Count("id", filter=in_month & Q(satisfaction_overall__isnull=False))
-        aggregates[f"s{index}"] = Count("id", filter=in_month & Q(satisfaction_overall__gte=CSAT_SATISFIED_MIN))
-        aggregates[f"t{index}"] = Count("id", filter=in_month)
-        aggregates[f"b{index}"] = Count("id", filter=in_month & Q(breached=True))
+    index = {start: i for i, start in enumerate(starts)}
+    empty: list[Any] = [None] * months
+    dims = {name: list(empty) for name in DIMENSIONS}
+    tickets, breaches, responses, csat, nps_values = [0] * months, [0] * months, [0] * months, list(empty), list(empty)
+    rows = (
+        records.filter(opened_month__gte=starts[0], opened_month__lte=starts[-1])
+        .values("opened_month")
+        .annotate(
+            t=Count("id"),
+            b=Count("id", filter=Q(breached=True)),
+            n=Count("satisfaction_overall"),
+            s=Count("id", filter=Q(satisfaction_overall__gte=CSAT_SATISFIED_MIN)),
+            **{name: Avg(f"satisfaction_{name}") for name in DIMENSIONS},
+        )
+        .order_by()
+    )
+    for row in rows:
+        i = index.get(row["opened_month"])
+        if i is None:
+            continue
+        tickets[i], breaches[i], responses[i] = row["t"], row["b"], row["n"]
+        csat[i] = _pct(row["s"], row["n"])
         for name in DIMENSIONS:
-            aggregates[f"{name}{index}"] = Avg(f"satisfaction_{name}", filter=in_month)
-    row = records.filter(opened_at__gte=bounds[0][0]).aggregate(**aggregates)
-    nps_aggregates: dict[str, Any] = {}
-    for index, (lo, hi) in enumerate(bounds):
-        in_month = Q(responded_at__gte=lo, responded_at__lt=hi)
-        nps_aggregates[f"a{index}"] = Count("id", filter=in_month)
-        nps_aggregates[f"p{index}"] = Count("id", filter=in_month & Q(score__gte=9))
-        nps_aggregates[f"d{index}"] = Count("id", filter=in_month & Q(score__lte=6))
-    nps_row = nps.filter(responded_at__gte=bounds[0][0]).aggregate(**nps_aggregates)
+            dims[name][i] = _round(row[name])
+    for row in (
+        nps.filter(responded_month__gte=starts[0], responded_month__lte=starts[-1])
+        .values("responded_month")
+        .annotate(a=Count("id"), p=Count("id", filter=Q(score__gte=9)), d=Count("id", filter=Q(score__lte=6)))
+        .order_by()
+    ):
+        i = index.get(row["responded_month"])
+        if i is not None and row["a"]:
+            nps_values[i] = round(100.0 * (row["p"] - row["d"]) / row["a"], 1)
     return {
         "labels": [s.strftime("%Y-%m") for s in starts],
-        "dimensions": {name: [_round(row[f"{name}{i}"]) for i in range(months)] for name in DIMENSIONS},
-        "tickets": [row[f"t{i}"] for i in range(months)],
-        "breaches": [row[f"b{i}"] for i in range(months)],
-        "responses": [row[f"n{i}"] for i in range(months)],
-        "csat": [_pct(row[f"s{i}"], row[f"n{i}"]) for i in range(months)],
-        "nps": [
-            round(100.0 * (nps_row[f"p{i}"] - nps_row[f"d{i}"]) / nps_row[f"a{i}"], 1) if nps_row[f"a{i}"] else None
-            for i in range(months)
-        ],
+        "dimensions": dims,
+        "tickets": tickets,
+        "breaches": breaches,
+        "responses": responses,
+        "csat": csat,
+        "nps": nps_values,
     }
 
 
@@ -394,6 +407,40 @@ def tenant_overview(user: User, period: str = "3m", *, now: datetime | None = No
         "worst_breaches": worst,
         "distribution": [distribution.get(score, 0) for score in range(1, 6)],
     }
+
+
+OVERVIEW_TTL = 600
+WARM_PERIODS = ("1m", "3m")
+
+
+def _overview_key(user: User, period: str) -> str:
+    audience = "all" if user.is_superuser or user.role in SEE_ALL_ROLES else f"user{user.pk}"
+    return f"crm:service_records:overview:{user.tenant_id}:{audience}:{period}:{timezone.localdate().isoformat()}"
+
+
+def tenant_quality(user: User, period: str, *, refresh: bool = False) -> dict[str, Any]:
+    """The tenant-wide page's figures (overview + 12-month trends), cached for 10 minutes per audience.
+
+    Over a million tickets the aggregates take seconds, so the 5-minute breach scan recomputes the
+    "everyone" audience for 1m and 3m (`warm_tenant_quality`) and the page reads the cached copy; the page shows
+    when its figures were computed. Other periods and CSM audiences are computed on first request.
+    """
+    key = _overview_key(user, period)
+    if not refresh:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    overview = tenant_overview(user, period)
+    overview["trends"] = monthly_trends(records_visible_to(user), nps_visible_to(user))
+    overview["computed_at"] = timezone.now()
+    cache.set(key, overview, OVERVIEW_TTL)
+    return overview
+
+
+def warm_tenant_quality(user: User) -> int:
+    for period in WARM_PERIODS:
+        tenant_quality(user, period, refresh=True)
+    return len(WARM_PERIODS)
 
 
 def timeline_window(records: QuerySet[ServiceRecord], before: datetime | None, limit: int) -> list[ServiceRecord]:

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record, notify
+from accounts.tenancy import current_tenant
 from contracts.choices import ContractStatus, TicketPriority
 from contracts.models import Contract, ContractSlaBinding
 from customers.models import Customer, CustomerContact
@@ -60,6 +61,7 @@ TICKET_FIELDS = (
     "assignee",
 )
 SLA_FIELDS = (
+    "opened_month",
     "sla_first_response_minutes",
     "sla_resolution_minutes",
     "sla_service_hours",
@@ -205,6 +207,7 @@ def _minutes(start: datetime, end: datetime | None) -> int | None:
 def compute_sla(record: ServiceRecord, now: datetime) -> list[str]:
     """Refresh due times, elapsed minutes, breach flags and state; returns the kinds that newly breached."""
     before = {"response": record.response_breached, "resolution": record.resolution_breached}
+    record.opened_month = timezone.localdate(record.opened_at).replace(day=1)
     hours, calendar = record.sla_service_hours, record.sla_business_calendar
     responded = record.first_response_at or record.resolved_at or record.closed_at
     resolved = record.resolved_at or record.closed_at
@@ -425,11 +428,7 @@ def _ingest(
         if to_update:
             for record in to_update:
                 record.updated_at = now
-            ServiceRecord.objects.bulk_update(
-                to_update,
-                ["customer", "contract", *TICKET_FIELDS, *SLA_FIELDS, *RATING_FIELDS, "updated_at"],
-                batch_size=500,
-            )
+            _update_many(to_update, ["customer", "contract", *TICKET_FIELDS, *SLA_FIELDS, *RATING_FIELDS, "updated_at"])
         result.created, result.updated = len(to_create), len(to_update)
         result.records = to_create + to_update
         if to_create or to_update:
@@ -447,6 +446,25 @@ def _ingest(
         for record in rated:
             _send_rating(record, actor)
     return result
+
+
+def _update_many(rows: list[ServiceRecord], names: list[str]) -> None:
+    """One parameterised UPDATE per row sent with executemany: linear, unlike bulk_update's CASE per column
+    (16 s → well under a second for 1,000 tickets, docs/performance.md). Rows are already tenant-checked."""
+    fields = [ServiceRecord._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    tenant = current_tenant()
+    sql = (
+        f"UPDATE {quote(ServiceRecord._meta.db_table)} SET {assignments} "
+        f"WHERE {quote('id')} = %s AND {quote('tenant_id')} = %s"
+    )
+    params = [
+        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields] + [row.pk, tenant.pk]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def tickets_ingest(*, tickets: Any, actor: User | None = None, request=None) -> IngestResult:
@@ -848,3 +866,12 @@ def report_generated(report: ServiceReport) -> None:
         obj=report.customer,
         changes={"report": (None, f"{report.period_start}..{report.period_end}")},
     )
+
+
+def quality_warm(tenant) -> int:
+    """Recompute the cached tenant-wide figures (seen by admins, leads, finance, viewers) after a scan."""
+    from accounts.roles import TENANT_ADMIN
+    from service_records.selectors import warm_tenant_quality
+
+    admin = User.objects.filter(tenant=tenant, is_active=True, groups__name=TENANT_ADMIN).order_by("pk").first()
+    return warm_tenant_quality(admin) if admin is not None else 0

@@ -14,6 +14,7 @@ def scan_sla(tenant) -> dict:
     """Every 5 minutes: mark open tickets past (or within 30 minutes of) their SLA, notify managers once."""
     with job_run("service_records.scan_sla", tenant) as counts:
         counts.update(services.sla_scan(now=timezone.now()))
+        counts["warmed"] = services.quality_warm(tenant)
     return counts
 
 

@@ -343,11 +343,8 @@ def report_download(request, customer_pk: int, rid: int, kind: str):
 @permission_required(VIEW, raise_exception=True)
 def quality(request):
     period = _period(request)
-    overview = selectors.tenant_overview(request.user, period)
-    trends = selectors.monthly_trends(
-        selectors.records_visible_to(request.user), selectors.nps_visible_to(request.user)
-    )
-    charts = selectors.trend_charts(trends)
+    overview = selectors.tenant_quality(request.user, period)
+    charts = selectors.trend_charts(overview["trends"])
     charts["distribution"] = {
         "type": "bar",
         "labels": ["1", "2", "3", "4", "5"],

@@ -183,7 +183,8 @@ class ContractServiceStatsView(GenericAPIView):
 
 
 class TenantServiceStatsView(GenericAPIView):
-    """`GET /service-stats?period=...`: the figures over every customer the caller sees."""
+    """`GET /service-stats?period=...`: the figures over every customer the caller sees (cached up to 10 minutes,
+    refreshed by the 5-minute scan; see selectors.tenant_quality)."""
 
     permission_classes = [IsAuthenticated, RolePermission]
     required_perms = {"GET": VIEW}
@@ -193,12 +194,8 @@ class TenantServiceStatsView(GenericAPIView):
     @extend_schema(parameters=[PERIOD_PARAM], responses={200: ServiceStatsSerializer}, tags=["service records"])
     def get(self, request):
         period = _period(request)
-        since = selectors.period_since(period)
-        stats = selectors.service_stats(
-            selectors.records_visible_to(request.user).filter(opened_at__gte=since),
-            selectors.nps_visible_to(request.user).filter(responded_at__gte=since),
-        )
-        return api_response({"period": period, "since": since.date().isoformat(), **stats})
+        overview = selectors.tenant_quality(request.user, period)
+        return api_response({"period": period, "since": overview["since"].isoformat(), **overview["stats"]})
 
 
 class CustomerReportsView(CustomerScopedView):
