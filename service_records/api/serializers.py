@@ -10,6 +10,23 @@ from customers.api.serializers import RefuseReadOnlyMixin
 from service_records.choices import Channel, ReportKind, TicketStatus
 
 
+class TicketStatusField(serializers.CharField):
+    """The ticket status: open, in_progress, resolved or closed. A plain string in the schema: drf-spectacular
+    would otherwise add a third colliding `status` enum component (contracts already have two)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "open | in_progress | resolved | closed")
+        super().__init__(max_length=20, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value not in TicketStatus.values:
+            raise serializers.ValidationError(
+                _("Unknown value; use one of %(allowed)s.") % {"allowed": ", ".join(TicketStatus.values)}
+            )
+        return value
+
+
 class SatisfactionSerializer(serializers.Serializer):
     overall = serializers.IntegerField(source="satisfaction_overall", allow_null=True)
     response_speed = serializers.IntegerField(source="satisfaction_response_speed", allow_null=True)
@@ -80,7 +97,7 @@ class ServiceRecordUpdateSerializer(RefuseReadOnlyMixin, serializers.Serializer)
     description = serializers.CharField(max_length=20000, required=False, allow_blank=True)
     category = serializers.CharField(max_length=50, required=False, allow_blank=True)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
-    status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
+    status = TicketStatusField(required=False)
     first_response_at = serializers.DateTimeField(required=False, allow_null=True)
     resolved_at = serializers.DateTimeField(required=False, allow_null=True)
     closed_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -99,7 +116,7 @@ class ServiceRecordCreateSerializer(serializers.Serializer):
     category = serializers.CharField(max_length=50, required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=TicketPriority.choices)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
-    status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
+    status = TicketStatusField(required=False)
     opened_at = serializers.DateTimeField(required=False)
     first_response_at = serializers.DateTimeField(required=False, allow_null=True)
     resolved_at = serializers.DateTimeField(required=False, allow_null=True)
