@@ -824,13 +824,20 @@ def enqueue_report(report: ServiceReport) -> None:
     generate_report.delay(report.tenant_id, report.pk)
 
 
+def _day_start(day: date) -> datetime:
+    # Local midnight computed here: `__date` lookups need time-zone tables on MySQL/MariaDB.
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
 def reports_schedule(*, kind: str, today: date) -> dict[str, int]:
     """One monthly/quarterly report per customer with tickets in the period (unique key: runs are idempotent)."""
     start, end = period_bounds(kind, today)
     key = f"{kind}:{start.isoformat()}"
     customer_ids = set(
         ServiceRecord.objects.filter(
-            opened_at__date__gte=start, opened_at__date__lte=end, customer__deleted_at__isnull=True
+            opened_at__gte=_day_start(start),
+            opened_at__lt=_day_start(end + timedelta(days=1)),
+            customer__deleted_at__isnull=True,
         ).values_list("customer_id", flat=True)
     )
     done = set(ServiceReport.objects.filter(schedule_key=key).values_list("customer_id", flat=True))
