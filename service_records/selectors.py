@@ -32,7 +32,10 @@ from service_records.models import NpsResponse, ServiceRecord, ServiceReport
 # --- Visibility ---------------------------------------------------------------------------------------------------
 def _customer_filter(user: User) -> Q:
     if user.is_superuser or user.role in SEE_ALL_ROLES:
-        return Q(customer__deleted_at__isnull=True)
+        # "Not one of the few deleted customers": a small set built once, instead of a join per ticket row
+        # (the join made the tenant-wide aggregates 2x slower over 500k+ tickets).
+        deleted = Customer.objects.filter(deleted_at__isnull=False).values("pk")
+        return ~Q(customer_id__in=deleted)
     return Q(customer__in=customers_visible_to(user))
 
 
@@ -410,7 +413,7 @@ def tenant_overview(user: User, period: str = "3m", *, now: datetime | None = No
 
 
 OVERVIEW_TTL = 600
-WARM_PERIODS = ("1m", "3m")
+WARM_PERIODS = ("3m",)
 
 
 def _overview_key(user: User, period: str) -> str:
@@ -422,8 +425,8 @@ def tenant_quality(user: User, period: str, *, refresh: bool = False) -> dict[st
     """The tenant-wide page's figures (overview + 12-month trends), cached for 10 minutes per audience.
 
     Over a million tickets the aggregates take seconds, so the 5-minute breach scan recomputes the
-    "everyone" audience for 1m and 3m (`warm_tenant_quality`) and the page reads the cached copy; the page shows
-    when its figures were computed. Other periods and CSM audiences are computed on first request.
+    "everyone" audience for the default period 3m (`warm_tenant_quality`) and the page reads the cached copy;
+    the page shows when its figures were computed. Other periods and CSM audiences are computed on first request.
     """
     key = _overview_key(user, period)
     if not refresh:
