@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "accounts",
     "customers",
     "contracts",
+    "service_records",
 ]
 
 MIDDLEWARE = [
