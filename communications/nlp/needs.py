@@ -17,7 +17,7 @@ for _tag, _phrases in lexicon.NEED_PHRASES.items():
 # Sentiment-lexicon phrases containing a need phrase also join the match, so "不满意" wins over "满意"-like
 # fragments and "not renew" over "renew".
 _ZH_ORDER = sorted(_ZH, key=len, reverse=True)
-_EN_ORDER = sorted(((tuple(p.split()), p) for p in _EN), key=lambda item: len(item[0]), reverse=True)
+_EN_ORDER = tuple(sorted(((tuple(p.split()), p) for p in _EN), key=lambda item: len(item[0]), reverse=True))
 
 
 def _add(found: list[dict], seen: set[str], tag: str, evidence: str) -> None:

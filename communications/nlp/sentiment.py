@@ -9,6 +9,7 @@ negative below -THRESHOLD, positive above THRESHOLD, neutral between.
 from __future__ import annotations
 
 import math
+from functools import cache
 from dataclasses import dataclass
 
 from communications.nlp import lexicon
@@ -137,22 +138,32 @@ def zh_sentiment(text: str) -> SentimentResult:
 
 
 # --- English -------------------------------------------------------------------------------------------------------
-_EN_PHRASES = sorted(((tuple(p.split()), p) for p in lexicon.EN_SENTIMENT), key=lambda item: len(item[0]), reverse=True)
+_EN_PHRASES = tuple(sorted(((tuple(p.split()), p) for p in lexicon.EN_SENTIMENT), key=lambda item: len(item[0]), reverse=True))
 
 
 def en_matches(tokens: list[str], phrases) -> list[tuple[int, int, str]]:
-    """Non-overlapping token-span hits, the longest phrase winning."""
-    taken = [False] * len(tokens)
+    """Non-overlapping token-span hits, left to right, the longest phrase at each position winning."""
+    index = _first_token_index(tuple(phrases))
     found = []
-    for words, phrase in phrases:
-        size = len(words)
-        for start in range(len(tokens) - size + 1):
-            if tuple(tokens[start : start + size]) == words and not any(taken[start : start + size]):
-                for index in range(start, start + size):
-                    taken[index] = True
-                found.append((start, start + size, phrase))
-    found.sort()
+    position = 0
+    while position < len(tokens):
+        for words, phrase in index.get(tokens[position], ()):
+            size = len(words)
+            if tuple(tokens[position : position + size]) == words:
+                found.append((position, position + size, phrase))
+                position += size
+                break
+        else:
+            position += 1
     return found
+
+
+@cache
+def _first_token_index(phrases: tuple) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    index: dict[str, list] = {}
+    for words, phrase in sorted(phrases, key=lambda item: len(item[0]), reverse=True):
+        index.setdefault(words[0], []).append((words, phrase))
+    return index
 
 
 def en_negated(window: list[str]) -> bool:
