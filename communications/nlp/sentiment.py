@@ -9,8 +9,8 @@ negative below -THRESHOLD, positive above THRESHOLD, neutral between.
 from __future__ import annotations
 
 import math
-from functools import cache
 from dataclasses import dataclass
+from functools import cache
 
 from communications.nlp import lexicon
 from communications.nlp.text import en_clauses, zh_clauses
@@ -138,7 +138,9 @@ def zh_sentiment(text: str) -> SentimentResult:
 
 
 # --- English -------------------------------------------------------------------------------------------------------
-_EN_PHRASES = tuple(sorted(((tuple(p.split()), p) for p in lexicon.EN_SENTIMENT), key=lambda item: len(item[0]), reverse=True))
+_EN_PHRASES = tuple(
+    sorted(((tuple(p.split()), p) for p in lexicon.EN_SENTIMENT), key=lambda item: len(item[0]), reverse=True)
+)
 
 
 def en_matches(tokens: list[str], phrases) -> list[tuple[int, int, str]]:

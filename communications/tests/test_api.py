@@ -30,7 +30,9 @@ def test_create_analyses_at_once_and_answers_the_prd_fields(owner, api_as):
     customer = make_customer(owner)
     contact = make_contact(owner, customer)
     data = assert_envelope(
-        api_as(owner).post(f"/api/v1/customers/{customer.pk}/communications", {**BODY, "contact_id": contact.pk}, format="json"),
+        api_as(owner).post(
+            f"/api/v1/customers/{customer.pk}/communications", {**BODY, "contact_id": contact.pk}, format="json"
+        ),
         201,
     )
     assert data["sentiment"] == 3 and data["sentiment_score"] > 0 and data["language"] == "zh"
@@ -102,7 +104,9 @@ def test_update_reanalyses_and_delete_is_soft(owner, api_as):
     comm = make_communication(owner, customer, content="Thanks, great work")
     client = api_as(owner)
     data = assert_envelope(
-        client.patch(f"/api/v1/communications/{comm.pk}", {"content": "They are furious about the outage"}, format="json"),
+        client.patch(
+            f"/api/v1/communications/{comm.pk}", {"content": "They are furious about the outage"}, format="json"
+        ),
         200,
     )
     assert data["sentiment"] == 1
@@ -115,13 +119,17 @@ def test_update_reanalyses_and_delete_is_soft(owner, api_as):
 
 def test_sentiment_override_through_the_api(owner, api_as):
     comm = make_communication(owner, make_customer(owner), content="Thanks, great work")
-    data = assert_envelope(api_as(owner).put(f"/api/v1/communications/{comm.pk}/sentiment", {"sentiment": 2}, format="json"), 200)
+    data = assert_envelope(
+        api_as(owner).put(f"/api/v1/communications/{comm.pk}/sentiment", {"sentiment": 2}, format="json"), 200
+    )
     assert data["sentiment"] == 2 and data["sentiment_overridden"] is True
 
 
 def test_analyze_answers_without_storing(owner, api_as):
     data = assert_envelope(
-        api_as(owner).post("/api/v1/communications/analyze", {"text": "The customer is not happy and will not renew."}, format="json"),
+        api_as(owner).post(
+            "/api/v1/communications/analyze", {"text": "The customer is not happy and will not renew."}, format="json"
+        ),
         200,
     )
     assert set(data) == {"sentiment", "score", "keywords", "needs", "language"}
@@ -164,14 +172,25 @@ def test_another_tenants_ids_answer_404_on_every_route(owner, outsider, api_as):
     comm = make_communication(owner, customer)
     client = api_as(outsider)
     assert_api_not_found(
-        client, f"/api/v1/customers/{customer.pk}/communications", methods=("get", "post"), code=codes.CUSTOMER_NOT_FOUND, payload=BODY
+        client,
+        f"/api/v1/customers/{customer.pk}/communications",
+        methods=("get", "post"),
+        code=codes.CUSTOMER_NOT_FOUND,
+        payload=BODY,
     )
     assert_api_not_found(
-        client, f"/api/v1/customers/{customer.pk}/communications/bulk", methods=("post",), code=codes.CUSTOMER_NOT_FOUND,
+        client,
+        f"/api/v1/customers/{customer.pk}/communications/bulk",
+        methods=("post",),
+        code=codes.CUSTOMER_NOT_FOUND,
         payload={"items": [BODY]},
     )
-    assert_api_not_found(client, f"/api/v1/communications/{comm.pk}", methods=("get", "patch", "put", "delete"), payload=BODY)
-    assert_api_not_found(client, f"/api/v1/communications/{comm.pk}/sentiment", methods=("put",), payload={"sentiment": 1})
+    assert_api_not_found(
+        client, f"/api/v1/communications/{comm.pk}", methods=("get", "patch", "put", "delete"), payload=BODY
+    )
+    assert_api_not_found(
+        client, f"/api/v1/communications/{comm.pk}/sentiment", methods=("put",), payload={"sentiment": 1}
+    )
     assert_api_not_found(client, "/api/v1/communications/99999999999999999999999")
     with tenant_scope(owner.tenant):
         assert Communication.objects.alive().filter(pk=comm.pk, sentiment=comm.sentiment).exists()

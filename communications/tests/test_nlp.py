@@ -77,7 +77,9 @@ def test_chinese_keywords_use_the_it_operations_dictionary():
 
 
 def test_english_keywords_skip_stop_words_and_rank_repeated_terms():
-    words = en_keywords("The firewall change broke the VPN. The VPN was down for an hour and the firewall rule was reverted.")
+    words = en_keywords(
+        "The firewall change broke the VPN. The VPN was down for an hour and the firewall rule was reverted."
+    )
     assert words[:2] == ["firewall", "vpn"] or set(words[:2]) == {"firewall", "vpn"}
     assert "the" not in words
 

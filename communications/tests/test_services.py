@@ -77,7 +77,9 @@ def test_staff_override_is_kept_across_reanalysis_and_audited(owner):
 
 def test_next_action_with_due_date_creates_a_follow_up_for_the_staff_member(owner, teammate):
     customer = make_customer(owner, assigned_manager=teammate)
-    comm = make_communication(teammate, customer, next_action="Send the renewal quote", next_action_due=date(2030, 1, 5))
+    comm = make_communication(
+        teammate, customer, next_action="Send the renewal quote", next_action_due=date(2030, 1, 5)
+    )
     with tenant_scope(owner.tenant):
         follow_up = FollowUp.objects.get(communication=comm)
     assert (follow_up.staff, follow_up.due_date, follow_up.status) == (teammate, date(2030, 1, 5), FollowUpStatus.OPEN)
@@ -161,7 +163,9 @@ def test_customer_merge_runs_the_receiver(owner):
         assert entry.changes["communications_moved"]["new"] == 1
 
 
-def test_bulk_create_stores_at_once_and_analyses_in_the_background(owner, django_capture_on_commit_callbacks, monkeypatch):
+def test_bulk_create_stores_at_once_and_analyses_in_the_background(
+    owner, django_capture_on_commit_callbacks, monkeypatch
+):
     from communications import tasks
 
     queued = []

@@ -1,6 +1,8 @@
 """Staff pages: the Communications tab (quick-log, filters, older page, chart), a communication's page,
 sentiment override, the merged timeline page; isolation and roles."""
 
+from urllib.parse import urlencode
+
 import pytest
 from django.utils import timezone
 
@@ -65,14 +67,19 @@ def test_filters_and_older_page(owner, staff_client_as):
     customer = make_customer(owner)
     now = timezone.now()
     for index in range(22):
-        make_communication(owner, customer, subject=f"Note {index:02d}", communication_date=now - timezone.timedelta(hours=index))
+        make_communication(
+            owner, customer, subject=f"Note {index:02d}", communication_date=now - timezone.timedelta(hours=index)
+        )
     client = staff_client_as(owner)
     first = client.get(tab_url(customer)).content.decode()
     assert "Note 00" in first and "Note 21" not in first and 'data-testid="comm-older"' in first
     with query_budget(15):
-        response = client.get(f"/communications/customers/{customer.pk}/list/?communication_type=1", HTTP_HX_REQUEST="true")
+        response = client.get(
+            f"/communications/customers/{customer.pk}/list/?communication_type=1", HTTP_HX_REQUEST="true"
+        )
     assert "Note 00" in response.content.decode()
-    older = client.get(f"/communications/customers/{customer.pk}/list/?before={(now - timezone.timedelta(hours=19, minutes=30)).isoformat().replace('+', '%2B')}")
+    before = urlencode({"before": (now - timezone.timedelta(hours=19, minutes=30)).isoformat()})
+    older = client.get(f"/communications/customers/{customer.pk}/list/?{before}")
     assert "Note 21" in older.content.decode() and "Note 05" not in older.content.decode()
 
 
@@ -103,7 +110,9 @@ def test_merged_timeline_page_shows_communications_and_pages_older(owner, staff_
     customer = make_customer(owner)
     now = timezone.now()
     for index in range(25):
-        make_communication(owner, customer, subject=f"Call {index:02d}", communication_date=now - timezone.timedelta(days=index + 1))
+        make_communication(
+            owner, customer, subject=f"Call {index:02d}", communication_date=now - timezone.timedelta(days=index + 1)
+        )
     client = staff_client_as(owner)
     html = client.get(f"/communications/customers/{customer.pk}/timeline/").content.decode()
     assert "Customer created" in html and "Call 00" in html and 'data-testid="timeline-older"' in html
@@ -115,7 +124,9 @@ def test_another_tenants_ids_are_404_on_every_page(owner, outsider, staff_client
     customer = make_customer(owner)
     comm = make_communication(owner, customer)
     with tenant_scope(owner.tenant):
-        follow_up = make_communication(owner, customer, next_action="x", next_action_due=timezone.localdate()).follow_ups.get()
+        follow_up = make_communication(
+            owner, customer, next_action="x", next_action_due=timezone.localdate()
+        ).follow_ups.get()
     client = staff_client_as(outsider)
     for url in (
         f"/communications/customers/{customer.pk}/list/",
