@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from communications import services
@@ -40,21 +41,22 @@ DELETE = "communications.delete_communication"
 PAGE = 20
 
 
-def need_labels() -> dict[str, str]:
-    from django.utils.translation import gettext_lazy as lazy
+NEED_LABELS = {
+    "upsell_interest": gettext_lazy("Upsell interest"),
+    "renewal_intent": gettext_lazy("Renewal intent"),
+    "renewal_risk": gettext_lazy("Renewal risk"),
+    "complaint": gettext_lazy("Complaint"),
+    "escalation": gettext_lazy("Escalation"),
+    "service_issue": gettext_lazy("Service issue"),
+    "training_request": gettext_lazy("Training request"),
+    "price_concern": gettext_lazy("Price concern"),
+    "feature_request": gettext_lazy("Feature request"),
+    "referral": gettext_lazy("Advocacy / referral"),
+}
 
-    return {
-        "upsell_interest": lazy("Upsell interest"),
-        "renewal_intent": lazy("Renewal intent"),
-        "renewal_risk": lazy("Renewal risk"),
-        "complaint": lazy("Complaint"),
-        "escalation": lazy("Escalation"),
-        "service_issue": lazy("Service issue"),
-        "training_request": lazy("Training request"),
-        "price_concern": lazy("Price concern"),
-        "feature_request": lazy("Feature request"),
-        "referral": lazy("Advocacy / referral"),
-    }
+
+def need_labels() -> dict:
+    return NEED_LABELS
 
 
 assert set(need_labels()) == set(NEED_PHRASES)  # every need tag has a label
