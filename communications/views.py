@@ -171,6 +171,7 @@ def communication_log(request, pk: int):
     """The quick-log form on the customer page (htmx: the refreshed tab; otherwise back to the tab)."""
     customer = _customer_or_404(request.user, pk)
     form = CommunicationForm(request.POST, customer=customer)
+    logged = False
     if form.is_valid():
         try:
             services.communication_create(
@@ -178,23 +179,18 @@ def communication_log(request, pk: int):
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
-    if form.is_valid() and not form.errors:
-        if not request.htmx:
+        else:
+            logged = True
+    if not request.htmx:
+        if logged:
             messages.success(request, _("Communication logged."))
             return redirect(reverse("customers:customer_detail", args=[customer.pk]) + "?tab=communications")
-        form = CommunicationForm(customer=customer)
-        logged = True
-    else:
-        logged = False
-    context = {
-        "customer": customer,
-        **customer_tab_context(request, customer),
-        "comm_form": form,
-        "comm_logged": logged,
-    }
-    status = 200 if logged or not request.htmx else 422
-    template = "communications/_customer_tab.html" if request.htmx else "communications/communication_form.html"
-    return render(request, template, context, status=200 if not request.htmx else status)
+        context = {"customer": customer, "comm_form": form}
+        return render(request, "communications/communication_form.html", context, status=400)
+    # htmx swaps only 2xx answers: the refreshed tab, with a fresh form or the one with its errors.
+    context = {"customer": customer, **customer_tab_context(request, customer)}
+    context.update(comm_form=CommunicationForm(customer=customer) if logged else form, comm_logged=logged)
+    return render(request, "communications/_customer_tab.html", context)
 
 
 @login_required

@@ -58,7 +58,8 @@ def test_quick_log_with_another_customers_contact_shows_the_error(owner, staff_c
     response = staff_client_as(owner).post(
         f"/communications/customers/{customer.pk}/log/", {**FORM, "contact": stranger.pk}, HTTP_HX_REQUEST="true"
     )
-    assert response.status_code == 422
+    assert response.status_code == 200  # htmx swaps only 2xx answers
+    assert 'has-error" data-field="contact"' in response.content.decode()
     with tenant_scope(owner.tenant):
         assert not Communication.objects.exists()
 
@@ -81,6 +82,15 @@ def test_filters_and_older_page(owner, staff_client_as):
     before = urlencode({"before": (now - timezone.timedelta(hours=19, minutes=30)).isoformat()})
     older = client.get(f"/communications/customers/{customer.pk}/list/?{before}")
     assert "Note 21" in older.content.decode() and "Note 05" not in older.content.decode()
+
+
+def test_quick_log_without_htmx_redirects_or_shows_the_form_with_errors(owner, staff_client_as):
+    customer = make_customer(owner)
+    client = staff_client_as(owner)
+    response = client.post(f"/communications/customers/{customer.pk}/log/", {**FORM, "communication_type": "9"})
+    assert response.status_code == 400
+    response = client.post(f"/communications/customers/{customer.pk}/log/", FORM)
+    assert response.status_code == 302 and response["Location"].endswith("?tab=communications")
 
 
 def test_detail_page_and_sentiment_override(owner, staff_client_as):
