@@ -95,7 +95,7 @@ def test_list_query_budget_does_not_grow_with_rows(owner, api_as):
     for index in range(12):
         make_communication(owner, customer, contact=make_contact(owner, customer), content=f"note {index} 满意")
     client = api_as(owner)
-    with query_budget(12):
+    with query_budget(8):
         assert_envelope(client.get(f"/api/v1/customers/{customer.pk}/communications?size=50"), 200)
 
 

@@ -173,5 +173,5 @@ def test_tab_query_budget(owner, staff_client_as):
         make_communication(owner, customer, contact=make_contact(owner, customer), content=f"满意 {index}")
     client = staff_client_as(owner)
     client.get(tab_url(customer))
-    with query_budget(40):
+    with query_budget(13):
         assert client.get(tab_url(customer)).status_code == 200
