@@ -41,6 +41,8 @@ AUDITED_FIELDS = (*COMMUNICATION_FIELDS, "sentiment")
 # How far ahead a communication may be dated (a meeting logged the evening before it counts).
 FUTURE_SLACK = timedelta(days=1)
 BULK_LIMIT = 500
+# Longer texts are analysed in the background even from the UI or the API: the synchronous path stays < 50 ms.
+SYNC_TEXT_LIMIT = 5000
 
 
 # --- Analysis ------------------------------------------------------------------------------------------------------
@@ -199,6 +201,8 @@ def communication_create(
         )
         communication.sentiment = sentiment
         Communication.objects.filter(pk=communication.pk).update(sentiment=sentiment)
+    if analyze == "sync" and len(communication_text(communication)) > SYNC_TEXT_LIMIT:
+        analyze = "background"
     if analyze == "sync":
         communication_analyze(communication=communication, created=True)
     elif analyze == "background":
@@ -257,8 +261,12 @@ def communication_update(
     _sync_follow_up(communication, next_action_due, changed=True)
     if has_sentiment:
         communication_sentiment_override(actor=actor, communication=communication, sentiment=sentiment, request=request)
-    if communication_text(communication) != text_before or not hasattr(communication, "analysis"):
-        communication_analyze(communication=communication)
+    text = communication_text(communication)
+    if text != text_before or not hasattr(communication, "analysis"):
+        if len(text) > SYNC_TEXT_LIMIT:
+            _queue_analysis([communication.pk])
+        else:
+            communication_analyze(communication=communication)
     if changes:
         audit_record(
             action="crm.communication.updated", actor=actor, obj=communication, request=request, changes=changes

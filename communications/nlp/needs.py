@@ -16,7 +16,7 @@ for _tag, _phrases in lexicon.NEED_PHRASES.items():
         _EN.setdefault(_phrase, []).append(_tag)
 # Sentiment-lexicon phrases containing a need phrase also join the match, so "不满意" wins over "满意"-like
 # fragments and "not renew" over "renew".
-_ZH_ORDER = sorted(_ZH, key=len, reverse=True)
+_ZH_ORDER = tuple(sorted(_ZH, key=len, reverse=True))
 _EN_ORDER = tuple(sorted(((tuple(p.split()), p) for p in _EN), key=lambda item: len(item[0]), reverse=True))
 
 

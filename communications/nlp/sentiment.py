@@ -9,6 +9,7 @@ negative below -THRESHOLD, positive above THRESHOLD, neutral between.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -52,24 +53,17 @@ def _result(total: float, hits: list[Hit]) -> SentimentResult:
 
 
 # --- Chinese -------------------------------------------------------------------------------------------------------
-_ZH_PHRASES = sorted(lexicon.ZH_SENTIMENT, key=len, reverse=True)
+_ZH_PHRASES = tuple(sorted(lexicon.ZH_SENTIMENT, key=len, reverse=True))
 
 
 def zh_matches(clause: str, phrases) -> list[tuple[int, int, str]]:
-    """Non-overlapping (start, end, phrase) hits, the longest phrase winning."""
-    taken = [False] * len(clause)
-    found = []
-    for phrase in phrases:
-        start = clause.find(phrase)
-        while start != -1:
-            end = start + len(phrase)
-            if not any(taken[start:end]):
-                for index in range(start, end):
-                    taken[index] = True
-                found.append((start, end, phrase))
-            start = clause.find(phrase, start + 1)
-    found.sort()
-    return found
+    """Non-overlapping (start, end, phrase) hits, left to right, the longest phrase at each position winning."""
+    return [(match.start(), match.end(), match.group()) for match in _alternation(tuple(phrases)).finditer(clause)]
+
+
+@cache
+def _alternation(phrases: tuple) -> re.Pattern:
+    return re.compile("|".join(re.escape(phrase) for phrase in sorted(phrases, key=len, reverse=True)))
 
 
 def zh_negated(window: str) -> bool:

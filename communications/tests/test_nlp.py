@@ -3,10 +3,11 @@
 import pytest
 
 from communications import nlp
-from communications.nlp.evaluation import evaluate, load_notes
+from communications.nlp.evaluation import LABELLED, evaluate, load_notes
 from communications.nlp.keywords import en_keywords, zh_keywords
 
 NEG, NEU, POS = 1, 2, 3
+LABELLED_DIR = LABELLED.parent
 
 
 def test_labelled_set_is_large_bilingual_and_balanced():
@@ -108,3 +109,22 @@ def test_a_negated_need_is_not_reported():
     assert "training_request" not in tags
     tags = [need["tag"] for need in nlp.analyze("Since the fix there has been no outage").needs]
     assert "service_issue" not in tags
+
+
+def test_keywords_find_the_expected_topics_of_annotated_notes():
+    notes = {note.id: note for note in load_notes()}
+    expected_total = found = 0
+    missed = []
+    for line in (LABELLED_DIR / "keywords_expected.tsv").read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        note_id, terms = line.split("\t")
+        note = notes[note_id]
+        words = nlp.analyze(note.text).keywords
+        for term in terms.split(","):
+            expected_total += 1
+            if term in words:
+                found += 1
+            else:
+                missed.append((note_id, term, words))
+    assert found / expected_total >= 0.9, missed

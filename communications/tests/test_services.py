@@ -182,3 +182,14 @@ def test_bulk_create_stores_at_once_and_analyses_in_the_background(
     tasks.analyze_communications(owner.tenant_id, queued[0][1])  # what the worker runs
     with tenant_scope(owner.tenant):
         assert set(Communication.objects.values_list("sentiment", flat=True)) == {1}
+
+
+def test_a_very_long_note_is_analysed_in_the_background(owner, django_capture_on_commit_callbacks, monkeypatch):
+    from communications import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.analyze_communications, "delay", lambda tenant, ids: queued.append(ids))
+    customer = make_customer(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        comm = make_communication(owner, customer, content="客户投诉宕机。" * 1000)
+    assert comm.sentiment is None and queued == [[comm.pk]]
