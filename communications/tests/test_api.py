@@ -232,3 +232,29 @@ def test_the_schema_lists_the_endpoints(client):
         "/api/v1/communications/analyze",
     ):
         assert path in schema["paths"]
+
+
+def test_rules_of_the_service_answer_400_naming_the_field(owner, outsider, api_as):
+    customer = make_customer(owner)
+    client = api_as(owner)
+    url = f"/api/v1/customers/{customer.pk}/communications"
+    response = client.post(url, {**BODY, "communication_date": "2099-01-01 00:00:00"}, format="json")
+    assert_envelope(response, 400)
+    assert response.json()["data"]["field"] == "communication_date"
+    response = client.post(url, {**BODY, "staff_id": outsider.pk}, format="json")
+    assert_envelope(response, 400)
+    assert response.json()["data"]["field"] == "staff_id"
+    response = client.post(url, {**BODY, "next_action": ""}, format="json")
+    assert_envelope(response, 400)
+    assert response.json()["data"]["field"] == "next_action"
+    with tenant_scope(owner.tenant):
+        assert not Communication.objects.exists()
+
+
+def test_unicode_and_long_texts_do_not_break_the_api(owner, api_as):
+    customer = make_customer(owner)
+    body = {**BODY, "content": "😀🚀 \u202e 𠀀" * 1000, "subject": "‮" * 200}
+    data = assert_envelope(
+        api_as(owner).post(f"/api/v1/customers/{customer.pk}/communications", body, format="json"), 201
+    )
+    assert data["subject"] == "‮" * 200

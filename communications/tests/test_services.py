@@ -193,3 +193,14 @@ def test_a_very_long_note_is_analysed_in_the_background(owner, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         comm = make_communication(owner, customer, content="客户投诉宕机。" * 1000)
     assert comm.sentiment is None and queued == [[comm.pk]]
+
+
+def test_demo_command_gives_customers_an_analysed_history(owner):
+    from django.core.management import call_command
+
+    customer = make_customer(owner)
+    call_command("generate_demo_communications", tenant=owner.tenant.name, per_customer=3)
+    with tenant_scope(owner.tenant):
+        rows = Communication.objects.filter(customer=customer)
+        assert 1 <= rows.count() <= 3
+        assert all(row.sentiment in (1, 2, 3) for row in rows)

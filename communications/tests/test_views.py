@@ -175,3 +175,19 @@ def test_tab_query_budget(owner, staff_client_as):
     client.get(tab_url(customer))
     with query_budget(13):
         assert client.get(tab_url(customer)).status_code == 200
+
+
+def test_a_csm_cannot_delete_from_the_page(owner, teammate, staff_client_as):
+    customer = make_customer(owner, assigned_manager=teammate)
+    comm = make_communication(owner, customer)
+    assert staff_client_as(teammate).post(f"/communications/{comm.pk}/delete/").status_code == 403
+    with tenant_scope(owner.tenant):
+        assert Communication.objects.alive().filter(pk=comm.pk).exists()
+
+
+def test_a_csm_does_not_see_communications_of_customers_not_theirs(owner, teammate, make_user, staff_client_as):
+    customer = make_customer(owner, assigned_manager=make_user("csm"))
+    comm = make_communication(owner, customer)
+    client = staff_client_as(teammate)
+    assert_page_not_found(client, f"/communications/{comm.pk}/")
+    assert_page_not_found(client, f"/communications/customers/{customer.pk}/log/", methods=("post",))
