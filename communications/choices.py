@@ -36,10 +36,11 @@ class FollowUpStatus(models.IntegerChoices):
     CANCELLED = 3, _("Cancelled")
 
 
+# Icon names (templates/communications/_type_icon.html draws them; TimelineEntry.icon carries the name).
 TYPE_ICONS = {
-    CommunicationType.PHONE: "📞",
-    CommunicationType.EMAIL: "✉️",
-    CommunicationType.MEETING: "👥",
-    CommunicationType.CHAT: "💬",
+    CommunicationType.PHONE: "phone",
+    CommunicationType.EMAIL: "mail",
+    CommunicationType.MEETING: "meeting",
+    CommunicationType.CHAT: "chat",
 }
 SENTIMENT_TONES = {Sentiment.NEGATIVE: "bad", Sentiment.NEUTRAL: "", Sentiment.POSITIVE: "good"}

@@ -137,18 +137,20 @@ def customer_tab_context(request, customer: Customer) -> dict:
             "comm_form": CommunicationForm(customer=customer) if request.user.has_perm(ADD) else None,
             "comm_follow_ups": list(customer_open_follow_ups(customer)),
             "comm_today": timezone.localdate(),
-            "comm_chart": {
+            "comm_frequency": {
                 "type": "bar",
                 "labels": trend["labels"],
+                "datasets": [{"label": str(_("Communications")), "data": trend["counts"]}],
+                "y": {"ticks": {"precision": 0}},
+            },
+            "comm_sentiment": {
+                "type": "line",
+                "labels": trend["labels"],
                 "datasets": [
-                    {"label": str(_("Communications")), "data": trend["counts"], "type": "bar", "yAxisID": "y"},
-                    {
-                        "label": str(_("Average sentiment (-1..1)")),
-                        "data": trend["scores"],
-                        "type": "line",
-                        "yAxisID": "y1",
-                    },
+                    {"label": str(_("Average sentiment (-1..1)")), "data": trend["scores"], "color": "#16a34a"}
                 ],
+                "y": {"min": -1, "max": 1, "beginAtZero": False},
+                "targets": [{"value": 0, "label": str(_("neutral")), "color": "#9ca3af"}],
             },
             "comm_has_trend": any(trend["counts"]),
         }

@@ -29,7 +29,7 @@ def test_csm_logs_a_call_with_the_quick_log_form(request, fixture, teammate):
     assert card.get_attribute("data-sentiment") == "1"
     assert "不续约" in card.inner_text()
     assert page.evaluate(NO_OVERFLOW) <= 0
-    page.wait_for_selector("canvas[data-chart=comm-trend][data-chart-ready]")
+    page.wait_for_selector("canvas[data-chart=comm-sentiment][data-chart-ready]")
     with tenant_scope(teammate.tenant):
         comm = Communication.objects.get(customer=customer)
         assert comm.staff == teammate and comm.sentiment == 1

@@ -37,7 +37,7 @@ def test_the_tab_shows_the_timeline_with_sentiment_keywords_and_needs(owner, sta
     assert 'data-testid="customer-communications"' in html
     assert "Renewal talk" in html and 'data-sentiment="1"' in html
     assert "Renewal risk" in html and "不续约" in html
-    assert 'data-chart="comm-trend"' in html
+    assert 'data-chart="comm-frequency"' in html
 
 
 def test_quick_log_with_htmx_refreshes_the_tab(owner, staff_client_as):
