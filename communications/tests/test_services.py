@@ -204,3 +204,24 @@ def test_demo_command_gives_customers_an_analysed_history(owner):
         rows = Communication.objects.filter(customer=customer)
         assert 1 <= rows.count() <= 3
         assert all(row.sentiment in (1, 2, 3) for row in rows)
+
+
+def test_daily_jobs_are_registered_and_record_their_runs(owner, teammate, settings):
+    from accounts.models import JobRun
+    from accounts.registry import jobs
+    from communications import tasks
+
+    assert jobs.get("communication-follow-up-reminders").task == "communications.tasks.send_follow_up_reminders"
+    assert jobs.get("communication-no-contact-reminders").task == "communications.tasks.send_no_contact_reminders"
+    settings.CONTACT_INTERVAL_VIP_DAYS = 30
+    with time_machine.travel("2030-01-01 09:00 +0800", tick=False):
+        make_customer(owner, assigned_manager=teammate, level=CustomerLevel.VIP)
+    with time_machine.travel("2030-02-15 09:00 +0800", tick=False):
+        assert tasks.send_no_contact_reminders(owner.tenant_id)["reminded"] == 1
+        assert tasks.send_no_contact_reminders(owner.tenant_id)["reminded"] == 0  # rerun: nothing twice
+        assert tasks.send_follow_up_reminders(owner.tenant_id) == {"overdue": 0, "reminded": 0}
+    from accounts.tenancy import unscoped
+
+    with unscoped("test reads job runs"):
+        names = set(JobRun.objects.filter(tenant=owner.tenant).values_list("job_name", flat=True))
+    assert {"send_no_contact_reminders", "send_follow_up_reminders"} <= names
