@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "customers",
     "contracts",
     "service_records",
+    "communications",
 ]
 
 MIDDLEWARE = [
@@ -363,6 +364,10 @@ CRM_DEMO_DATA_COMMANDS = [
 NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 90, minimum=1)
 # Days after the last contract ends before a formal customer without renewal counts as lost.
 CONTRACT_RENEWAL_GRACE_DAYS = env_int("CONTRACT_RENEWAL_GRACE_DAYS", 30, minimum=0)
+# Days without contact before the manager of a customer of this level is reminded (0 = never).
+CONTACT_INTERVAL_STRATEGIC_DAYS = env_int("CONTACT_INTERVAL_STRATEGIC_DAYS", 14, minimum=0)
+CONTACT_INTERVAL_VIP_DAYS = env_int("CONTACT_INTERVAL_VIP_DAYS", 30, minimum=0)
+CONTACT_INTERVAL_IMPORTANT_DAYS = env_int("CONTACT_INTERVAL_IMPORTANT_DAYS", 60, minimum=0)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 CSRF_FAILURE_VIEW = "crm_project.views.csrf_failure"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder before collectstatic
