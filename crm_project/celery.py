@@ -24,6 +24,8 @@ def build_beat_schedule() -> dict[str, dict]:
     from django.apps import apps
 
     if not apps.ready:
+        if apps.loading:
+            return {}  # finalized while Django loads its apps: beat_init builds the schedule again before it starts
         import django
 
         django.setup()

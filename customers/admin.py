@@ -30,8 +30,10 @@ from customers.choices import CustomerStatus
 from customers.models import Customer, CustomerContact, CustomerTag
 
 
-def _refusal_text(exc: Exception) -> str:
+def _refusal_text(exc: Exception, request) -> str:
     if isinstance(exc, services.CustomerDuplicate):
+        if not selectors.customers_visible_to(request.user).filter(pk=exc.existing.pk).exists():
+            return _("A customer with this name already exists; ask your lead to share it with you.")
         return _("A customer with this name already exists: %(name)s (%(code)s).") % {
             "name": exc.existing.customer_name,
             "code": exc.existing.customer_code,
@@ -246,7 +248,7 @@ class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScope
             try:
                 services.customer_update(actor=request.user, customer=stored, data=data, request=request)
             except (services.CustomerDuplicate, ValidationError, PermissionDenied) as exc:
-                raise AdminServiceRefused(_refusal_text(exc)) from exc
+                raise AdminServiceRefused(_refusal_text(exc, request)) from exc
 
     def save_formset(self, request, form, formset, change):
         customer = form.instance
@@ -259,7 +261,7 @@ class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScope
                 else:  # pragma: no cover - no other inlines
                     super().save_formset(request, form, formset, change)
             except (ValidationError, PermissionDenied) as exc:
-                raise AdminServiceRefused(_refusal_text(exc)) from exc
+                raise AdminServiceRefused(_refusal_text(exc, request)) from exc
 
     @staticmethod
     def _stored(model, rows):

@@ -223,3 +223,21 @@ def test_a_name_without_letters_or_digits_is_refused(api_as, owner, name):
     assert data["field"] == "customer_name"
     with tenant_scope(owner.tenant):
         assert not services.Customer.objects.exists()
+
+
+def test_admin_duplicate_refusal_hides_an_invisible_customer(owner, make_user, staff_client_as):
+    from customers.tests.test_views import _admin_post_data
+
+    csm = make_user(role="csm", username="staffcsm2", is_staff=True)
+    hidden = make_customer(owner, customer_name="Invisible Industries")
+    mine = make_customer(owner, customer_name="Visible Venture", assigned_manager=csm)
+    contact = make_contact(owner, mine, contact_name="Zhao", is_primary=True)
+    client = staff_client_as(csm)
+    response = client.post(
+        f"/admin/customers/customer/{mine.pk}/change/",
+        _admin_post_data(mine, contact, customer_name="Invisible Industries"),
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "already exists" in page and hidden.customer_code not in page
+    assert reload(mine).customer_name == "Visible Venture"
