@@ -19,8 +19,9 @@ from communications import nlp
 from communications.choices import FollowUpStatus, Sentiment
 from communications.models import Communication, CommunicationAnalysis, FollowUp
 from communications.signals import communication_logged, follow_up_due
+from customers import services as customer_services
 from customers.choices import CustomerLevel, CustomerStatus
-from customers.models import Customer, CustomerContact
+from customers.models import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -127,17 +128,13 @@ def _check(communication: Communication, *, next_action_due: date | None) -> Non
 
 
 def _touch_last_contact(communication: Communication) -> None:
-    """Move the customer's and the contact's `last_contact_date` forward to this communication (never back).
-
-    TODO(customers service): the customers app owns customer writes; switch to its service once it offers one.
-    """
+    """Move the customer's and the contact's `last_contact_date` forward to this communication (never back)."""
     when = communication.communication_date
     if when is None or when > timezone.now() + FUTURE_SLACK:
         return
-    stale = Q(last_contact_date__isnull=True) | Q(last_contact_date__lt=when)
-    Customer.objects.filter(pk=communication.customer_id).filter(stale).update(last_contact_date=when)
-    if communication.contact_id:
-        CustomerContact.objects.filter(pk=communication.contact_id).filter(stale).update(last_contact_date=when)
+    customer_services.customer_last_contact_touch(
+        customer_id=communication.customer_id, contact_id=communication.contact_id, when=when
+    )
 
 
 def _sync_follow_up(communication: Communication, next_action_due: date | None, *, changed: bool) -> None:

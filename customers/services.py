@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,7 +20,9 @@ from guardian.shortcuts import assign_perm, remove_perm
 from accounts.models import User
 from accounts.roles import CSM
 from accounts.services import audit_record, code_next, diff_fields
+from accounts.tenancy import current_tenant
 from crm_project.audit import audit_entry, audit_record_many
+from customers.cache import customers_changed
 from customers.choices import CustomerStatus
 from customers.models import Customer, CustomerContact, CustomerTag
 from customers.signals import customer_merged, customer_status_changed
@@ -594,5 +596,24 @@ def customers_status_change_bulk(
 
 def customer_renewal_date_set(*, customer: Customer, next_renewal_date: date | None) -> None:
     """The denormalised next renewal date (the earliest end of an active contract; contracts computes it)."""
-    Customer.objects.filter(pk=customer.pk).update(next_renewal_date=next_renewal_date)
+    if (
+        Customer.objects.filter(pk=customer.pk)
+        .exclude(next_renewal_date=next_renewal_date)
+        .update(next_renewal_date=next_renewal_date)
+    ):
+        customers_changed(customer.tenant_id)
     customer.next_renewal_date = next_renewal_date
+
+
+def customer_last_contact_touch(*, customer_id: int, contact_id: int | None, when: datetime) -> None:
+    """Move the last-contact date of a customer (and of the contact) forward to `when`, never back."""
+    stale = Q(last_contact_date__isnull=True) | Q(last_contact_date__lt=when)
+    changed = Customer.objects.filter(pk=customer_id).filter(stale).update(last_contact_date=when)
+    if contact_id:
+        changed += (
+            CustomerContact.objects.filter(pk=contact_id, customer_id=customer_id)
+            .filter(stale)
+            .update(last_contact_date=when)
+        )
+    if changed:
+        customers_changed(current_tenant().pk)
