@@ -41,6 +41,11 @@ class UserAdmin(TenantScopedAdminMixin, DjangoUserAdmin):
     fieldsets = DjangoUserAdmin.fieldsets + ((_("CRM"), {"fields": ("tenant", "display_name", "phone")}),)
     add_fieldsets = DjangoUserAdmin.add_fieldsets + ((_("CRM"), {"fields": ("tenant", "display_name", "email")}),)
 
+    def get_list_filter(self, request):
+        # The tenant filter would list every tenant's name: only a superuser (who sees all tenants) gets it.
+        filters = list(super().get_list_filter(request))
+        return filters if request.user.is_superuser else [f for f in filters if f != "tenant"]
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:

@@ -15,3 +15,42 @@ class AccountsConfig(AppConfig):
 
         # After every app has migrated, so permissions of later apps exist too.
         post_migrate.connect(roles.sync_roles, dispatch_uid="accounts.sync_roles")
+        self._register_jobs()
+        self._register_audit_labels()
+
+    def _register_audit_labels(self) -> None:
+        from accounts.registry import audit_labels
+
+        audit_labels.register(
+            {
+                "crm.auth.login": _("Signed in"),
+                "crm.auth.login_failed": _("Sign-in failed"),
+                "crm.auth.logout": _("Signed out"),
+                "crm.auth.token_issued": _("API token issued"),
+                "crm.tenant.created": _("Tenant created"),
+                "crm.user.created": _("User created"),
+            }
+        )
+
+    def _register_jobs(self) -> None:
+        from celery.schedules import crontab
+
+        from accounts.registry import Job, jobs
+
+        jobs.register(
+            Job(
+                "purge_read_notifications",
+                "accounts.tasks.purge_read_notifications",
+                _("Purge read notifications"),
+                schedule=crontab(minute=17),
+            )
+        )
+        jobs.register(
+            Job(
+                "flush_expired_tokens",
+                "accounts.tasks.flush_expired_tokens",
+                _("Flush expired tokens"),
+                schedule=crontab(hour=3, minute=5),
+                per_tenant=False,
+            )
+        )

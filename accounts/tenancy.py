@@ -37,10 +37,6 @@ def current_tenant() -> Tenant | None:
     return _scope.get().tenant
 
 
-def is_unscoped() -> bool:
-    return _scope.get().unscoped_reason is not None
-
-
 @contextmanager
 def tenant_scope(tenant: Tenant | None) -> Iterator[Tenant | None]:
     """Run the block with `tenant` active; the previous scope is restored afterwards, whatever happens."""

@@ -28,6 +28,29 @@ class ContractsConfig(AppConfig):
             }
         )
         self._register_extensions()
+        self._register_jobs()
+
+    def _register_jobs(self) -> None:
+        from celery.schedules import crontab
+
+        from accounts.registry import Job, jobs
+
+        jobs.register(
+            Job(
+                "expire_contracts",
+                "contracts.tasks.expire_contracts",
+                _("Expire ended contracts, auto-renew, lapse customers"),
+                schedule=crontab(hour=0, minute=30),
+            )
+        )
+        jobs.register(
+            Job(
+                "send_renewal_reminders",
+                "contracts.tasks.send_renewal_reminders",
+                _("Send renewal reminders"),
+                schedule=crontab(hour=8, minute=0),
+            )
+        )
 
     def _register_extensions(self) -> None:
         from accounts.registry import NavItem, audit_labels, nav_items

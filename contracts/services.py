@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +29,8 @@ from contracts.models import (
     Payment,
     RenewalReminder,
 )
+from crm_project.filters import local_day_range
+from customers import services as customer_services
 from customers.choices import CustomerStatus
 from customers.models import Customer
 
@@ -298,10 +301,11 @@ def _transition(contract: Contract, target: int) -> None:
 
 
 def _refresh_customer_dates(customer: Customer) -> None:
+    """The customer's next renewal date: the earliest end of its active contracts (written by customers)."""
     next_end = (
         Contract.objects.active().filter(customer=customer).order_by("end_date").values_list("end_date", flat=True)
     ).first()
-    Customer.objects.filter(pk=customer.pk).update(next_renewal_date=next_end)
+    customer_services.customer_renewal_date_set(customer=customer, next_renewal_date=next_end)
 
 
 def contracts_move_to_customer(*, source: Customer, target: Customer, actor: User | None = None) -> int:
@@ -325,17 +329,14 @@ def contracts_move_to_customer(*, source: Customer, target: Customer, actor: Use
 
 
 def _customer_becomes_formal(customer: Customer, actor: User | None, request=None) -> None:
-    """Potential → formal on the first active contract; lost → formal on a new one (PRD 5.2.1)."""
+    """Potential → formal on the first active contract; lost → formal on a new one (PRD 5.2.1, by customers)."""
     if customer.status in (CustomerStatus.POTENTIAL, CustomerStatus.LOST):
-        old = customer.status
-        Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.FORMAL)
-        customer.status = CustomerStatus.FORMAL
-        audit_record(
-            action="crm.customer.status_changed",
+        customer_services.customer_status_change(
+            customer=customer,
+            new_status=CustomerStatus.FORMAL,
+            reason=_("A contract became active."),
             actor=actor,
-            obj=customer,
             request=request,
-            changes={"status": (old, CustomerStatus.FORMAL)},
         )
 
 
@@ -745,33 +746,29 @@ def contracts_expire_due(*, today: date) -> dict[str, int]:
 
 
 def customers_lapse(*, today: date) -> int:
-    """Formal customers with no active contract whose last one ended over the grace period ago become lost."""
-    grace = timedelta(days=settings.CONTRACT_RENEWAL_GRACE_DAYS)
-    lost = 0
-    candidates = (
-        Customer.objects.alive()
-        .filter(status=CustomerStatus.FORMAL)
-        .exclude(pk__in=Contract.objects.active().values("customer_id"))
+    """Formal customers with no active contract whose last one ended over the grace period ago become lost.
+
+    Set-based: one query finds them (a contract's end is its termination day when terminated, else its end
+    date), customers.services changes their status in bulk (audited, signalled).
+    """
+    cutoff = today - timedelta(days=settings.CONTRACT_RENEWAL_GRACE_DAYS)
+    signed = Contract.objects.exclude(status=ContractStatus.DRAFT)
+    terminated = Q(status=ContractStatus.TERMINATED, terminated_at__isnull=False)
+    ended_recently = signed.filter(
+        (terminated & Q(terminated_at__gte=local_day_range(cutoff, end=False)))
+        | (~terminated & Q(end_date__gte=cutoff))
     )
-    for customer in candidates.filter(pk__in=Contract.objects.values("customer_id")):
-        contracts = Contract.objects.filter(customer=customer).exclude(status=ContractStatus.DRAFT)
-        last_end = (
-            max(
-                (c.terminated_at.date() if c.status == ContractStatus.TERMINATED and c.terminated_at else c.end_date)
-                for c in contracts
-            )
-            if contracts
-            else None
-        )
-        if last_end is not None and last_end + grace < today:
-            Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.LOST)
-            audit_record(
-                action="crm.customer.status_changed",
-                obj=customer,
-                changes={"status": (CustomerStatus.FORMAL, CustomerStatus.LOST)},
-            )
-            lost += 1
-    return lost
+    lapsed = (
+        Customer.objects.alive()
+        .filter(status=CustomerStatus.FORMAL, pk__in=signed.values("customer_id"))
+        .exclude(pk__in=Contract.objects.active().values("customer_id"))
+        .exclude(pk__in=ended_recently.values("customer_id"))
+    )
+    return customer_services.customers_status_change_bulk(
+        customers=lapsed,
+        new_status=CustomerStatus.LOST,
+        reason=_("No active contract since the renewal grace period ended."),
+    )
 
 
 def renewal_reminders_send(*, today: date) -> dict[str, int]:

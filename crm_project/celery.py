@@ -1,9 +1,14 @@
-"""The Celery app. Production: Redis broker and results. Embedded (no REDIS_URL): a folder on disk is the broker."""
+"""The Celery app. Production: Redis broker and results. Embedded (no REDIS_URL): a folder on disk is the broker.
+
+The beat schedule is built from `accounts.registry.jobs` (apps register their jobs from `AppConfig.ready()`):
+a per-tenant job runs through `accounts.tasks.fan_out` (one task per active tenant), a global job directly.
+`python manage.py run_job NAME` runs the same jobs at once.
+"""
 
 import os
 
 from celery import Celery
-from celery.schedules import crontab
+from celery.signals import beat_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings")
 
@@ -11,25 +16,36 @@ app = Celery("crm_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Each entry fans out one task per active tenant (see accounts.tasks.fan_out) unless it is global.
-app.conf.beat_schedule = {
-    "purge-read-notifications": {
-        "task": "accounts.tasks.fan_out",
-        "schedule": crontab(minute=17),
-        "args": ("accounts.tasks.purge_read_notifications",),
-    },
-    "expire-contracts": {
-        "task": "accounts.tasks.fan_out",
-        "schedule": crontab(hour=0, minute=30),
-        "args": ("contracts.tasks.expire_contracts",),
-    },
-    "renewal-reminders": {
-        "task": "accounts.tasks.fan_out",
-        "schedule": crontab(hour=8, minute=0),
-        "args": ("contracts.tasks.send_renewal_reminders",),
-    },
-    "flush-expired-tokens": {
-        "task": "accounts.tasks.flush_expired_tokens",
-        "schedule": crontab(hour=3, minute=5),
-    },
-}
+FAN_OUT_TASK = "accounts.tasks.fan_out"
+
+
+def build_beat_schedule() -> dict[str, dict]:
+    """One beat entry per registered job that has a schedule (read after every app's `ready()`)."""
+    from django.apps import apps
+
+    if not apps.ready:
+        import django
+
+        django.setup()
+    from accounts.registry import jobs
+
+    schedule = {}
+    for job in jobs:
+        if job.schedule is None:
+            continue
+        if job.per_tenant:
+            schedule[job.key] = {"task": FAN_OUT_TASK, "schedule": job.schedule, "args": (job.task,)}
+        else:
+            schedule[job.key] = {"task": job.task, "schedule": job.schedule}
+    return schedule
+
+
+@app.on_after_finalize.connect
+def _schedule_registered_jobs(sender, **kwargs):
+    sender.conf.beat_schedule = build_beat_schedule()
+
+
+@beat_init.connect
+def _schedule_before_beat_starts(sender=None, **kwargs):
+    # Beat finalizes the app before it starts its scheduler; this covers an app finalized earlier too.
+    app.conf.beat_schedule = build_beat_schedule()

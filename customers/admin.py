@@ -14,15 +14,19 @@ Decisions:
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.admin_mixins import AdminServiceRefused, ObjectTenantScopeMixin, TenantScopedAdminMixin
 from accounts.models import User
+from accounts.roles import MASK, can_see_amounts
 from accounts.tenancy import tenant_scope
 from customers import selectors, services
+from customers.choices import CustomerStatus
 from customers.models import Customer, CustomerContact, CustomerTag
 
 
@@ -92,6 +96,10 @@ class CustomerTagInline(TenantScopedAdminMixin, CustomerPermissionsMixin, admin.
     fields = ["tag_name", "tag_type", "tag_category", "tag_value", "confidence"]
 
 
+class MarkLostActionForm(ActionForm):
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=200)
+
+
 class DeletedFilter(admin.SimpleListFilter):
     title = gettext_lazy("deleted")
     parameter_name = "deleted"
@@ -156,6 +164,7 @@ class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScope
     ]
     readonly_fields = [
         "customer_code",
+        "status",
         "health_score",
         "ltv",
         "last_contact_date",
@@ -166,6 +175,54 @@ class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScope
         "merged_into",
     ]
     inlines = [CustomerContactInline, CustomerTagInline]
+    action_form = MarkLostActionForm
+
+    @staticmethod
+    def _money_fields(request, names):
+        """Money follows the amount permission (accounts.roles): without it `ltv` shows as ***."""
+        if can_see_amounts(request.user):
+            return list(names)
+        return ["ltv_masked" if name == "ltv" else name for name in names]
+
+    def get_fields(self, request, obj=None):
+        return self._money_fields(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._money_fields(request, super().get_readonly_fields(request, obj))
+
+    @admin.display(description=gettext_lazy("lifetime value"))
+    def ltv_masked(self, obj):
+        return MASK
+
+    actions = ["mark_lost"]
+
+    @admin.action(description=gettext_lazy("Mark as lost (give the reason)"), permissions=["change"])
+    def mark_lost(self, request, queryset):
+        """The administrator's manual potential/formal → lost, with the reason typed next to the action."""
+        reason = (request.POST.get("reason") or "").strip()
+        if not reason:
+            self.message_user(request, _("Type the reason next to the action."), messages.ERROR)
+            return
+        changed = refused = 0
+        for customer in queryset.select_related("tenant"):
+            with tenant_scope(customer.tenant):
+                try:
+                    if services.customer_status_change(
+                        customer=customer,
+                        new_status=CustomerStatus.LOST,
+                        reason=reason,
+                        actor=request.user,
+                        request=request,
+                        manual=True,
+                    ):
+                        changed += 1
+                except ValidationError:
+                    refused += 1
+        self.message_user(request, _("%(count)d customer(s) marked as lost.") % {"count": changed}, messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request, _("%(count)d customer(s) could not be marked as lost.") % {"count": refused}, messages.WARNING
+            )
 
     def has_add_permission(self, request):
         return False
@@ -224,8 +281,8 @@ class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScope
             contact = stored[row.instance.pk]
             services.contact_delete(actor=request.user, contact=contact, request=request)
             formset.deleted_objects.append(contact)
-        # Rows that stop being primary first, so the new primary never meets the old one.
-        for row in sorted(changed, key=lambda r: bool(r.cleaned_data.get("is_primary"))):
+        # Any order: making a contact primary demotes the old primary inside the service.
+        for row in changed:
             if row.instance.pk:
                 data = {name: row.cleaned_data[name] for name in row.changed_data if name in services.CONTACT_FIELDS}
                 contact = stored[row.instance.pk]

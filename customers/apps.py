@@ -74,6 +74,7 @@ class CustomersConfig(AppConfig):
                 "crm.customer.unshared": _("Share removed"),
                 "crm.customer.merged": _("Customers merged"),
                 "crm.customer.imported": _("Customer imported"),
+                "crm.customer.exported": _("Customers exported"),
                 "crm.customer.status_changed": _("Customer status changed"),
                 "crm.contact.created": _("Contact added"),
                 "crm.contact.updated": _("Contact changed"),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from customers import services
 from customers.models import Customer, CustomerContact
 from customers.selectors import assignable_managers
 
@@ -63,10 +65,22 @@ class CustomerForm(forms.ModelForm):
         else:
             del self.fields["assigned_manager"]
         self.fields["customer_name"].widget.attrs.update({"autocomplete": "organization", "autofocus": True})
+        # Shown, never written: the status follows the contracts (PRD 5.2.1).
+        self.fields["status"].disabled = True
+        self.fields["status"].help_text = _("Follows the contracts: formal when one is signed, lost when they lapse.")
+
+    def clean(self):
+        cleaned = super().clean()
+        posted = self.data.get(self.add_prefix("status")) if self.is_bound else None
+        if posted not in (None, "") and str(posted) != str(self.instance.status):
+            self.add_error("status", services.status_read_only_message())
+        return cleaned
 
     def service_data(self) -> dict:
-        """What to hand to customer_create / customer_update."""
-        return {key: value for key, value in self.cleaned_data.items() if key in CUSTOMER_FORM_FIELDS}
+        """What to hand to customer_create / customer_update (never the status)."""
+        return {
+            key: value for key, value in self.cleaned_data.items() if key in CUSTOMER_FORM_FIELDS and key != "status"
+        }
 
 
 class ContactForm(forms.ModelForm):
@@ -124,9 +138,10 @@ class BaseContactFormSet(forms.BaseFormSet):
 
     def clean(self):
         # Checked even when some row has errors, so the user sees every problem at once.
-        primaries = [form for _index, form in self.kept_forms() if form.cleaned_data.get("is_primary")]
-        if len(primaries) > 1:
-            raise forms.ValidationError(_("Only one contact can be the primary contact."), code="two_primaries")
+        try:
+            services.check_one_primary([form.cleaned_data for _index, form in self.kept_forms()])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["contacts"], code="two_primaries") from None
 
 
 def contact_formset_class(*, extra: int, can_delete: bool, first_row_primary: bool = False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+from guardian.models import UserObjectPermissionBase
 
 from accounts.tenancy import TenantManager, TenantOwnedModel, TenantQuerySet, current_tenant
 from customers.cache import customers_changed
@@ -135,13 +135,6 @@ class CustomerUserObjectPermission(UserObjectPermissionBase):
 
     class Meta(UserObjectPermissionBase.Meta):
         db_table = "customer_user_shares"
-
-
-class CustomerGroupObjectPermission(GroupObjectPermissionBase):
-    content_object = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="group_shares")
-
-    class Meta(GroupObjectPermissionBase.Meta):
-        db_table = "customer_group_shares"
 
 
 class CustomerContact(TenantOwnedModel):

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.models import User
-from accounts.roles import CS_LEAD, FINANCE, TENANT_ADMIN, VIEWER
+from accounts.roles import CS_LEAD, FINANCE, TENANT_ADMIN, VIEWER, can_see_amounts
 from customers.cache import COUNT_TTL, customers_version
 from customers.models import Customer, CustomerContact, CustomerTag, CustomerUserObjectPermission
 
@@ -79,7 +79,8 @@ def assignable_managers(tenant) -> QuerySet[User]:
 
 # --- Cached list totals -------------------------------------------------------------------------------------------
 def _list_cache_key(kind: str, user: User, params: dict) -> str:
-    audience = "all" if user.is_superuser or user.role in SEE_ALL_ROLES else f"user{user.pk}"
+    audience = "all" if sees_all_customers(user) else f"user{user.pk}"
+    audience += ":money" if can_see_amounts(user) else ":masked"  # rows carry ltv (masked without the permission)
     digest = hashlib.sha1(json.dumps(sorted(params.items()), default=str).encode()).hexdigest()
     return f"crm:customers:{kind}:{user.tenant_id}:{customers_version(user.tenant_id)}:{audience}:{digest}"
 

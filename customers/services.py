@@ -6,12 +6,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import urlparse
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
@@ -19,8 +20,10 @@ from guardian.shortcuts import assign_perm, remove_perm
 from accounts.models import User
 from accounts.roles import CSM
 from accounts.services import audit_record, code_next, diff_fields
+from crm_project.audit import audit_entry, audit_record_many
+from customers.choices import CustomerStatus
 from customers.models import Customer, CustomerContact, CustomerTag
-from customers.signals import customer_merged
+from customers.signals import customer_merged, customer_status_changed
 
 CUSTOMER_FIELDS = (
     "customer_name",
@@ -30,7 +33,6 @@ CUSTOMER_FIELDS = (
     "address",
     "website",
     "description",
-    "status",
     "level",
     "source",
     "region",
@@ -53,6 +55,16 @@ CONTACT_FIELDS = (
 TAG_FIELDS = ("tag_name", "tag_type", "tag_category", "tag_value", "confidence")
 
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
+
+# PRD 5.2.1: the only ways a customer's status changes (old, new) -> when.
+STATUS_TRANSITIONS = {
+    (CustomerStatus.POTENTIAL, CustomerStatus.FORMAL): "a contract is signed",
+    (CustomerStatus.FORMAL, CustomerStatus.LOST): "the contracts ended without renewal or were terminated",
+    (CustomerStatus.LOST, CustomerStatus.FORMAL): "a contract is signed again",
+}
+# An administrator may also mark a customer as lost by hand, with a reason (Django admin action).
+MANUAL_LOST_FROM = (CustomerStatus.POTENTIAL, CustomerStatus.FORMAL)
+BULK_CHUNK = 1000
 
 
 class CustomerDuplicate(Exception):
@@ -78,11 +90,46 @@ def website_domain(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def _set_derived_keys(customer: Customer) -> None:
+def set_derived_keys(customer: Customer) -> None:
+    """Name key and website domain from the name and website (bulk writers call this too)."""
     customer.customer_name = (customer.customer_name or "").strip()
     customer.normalized_name = normalize_name(customer.customer_name)
     customer.name_key = customer.normalized_name if customer.deleted_at is None else None
     customer.website_domain = website_domain(customer.website)
+
+
+def check_name(customer: Customer) -> None:
+    """A name needs a letter or a digit: one made only of punctuation, emoji or invisible characters would
+    normalise to nothing and collide with every other such name. Call after `set_derived_keys`."""
+    if customer.customer_name and not customer.normalized_name:
+        raise ValidationError({"customer_name": [name_without_letters_message()]})
+
+
+def name_without_letters_message() -> str:
+    return _("The customer name needs at least one letter or digit (not only punctuation, emoji or spaces).")
+
+
+def check_one_primary(contacts: Iterable[dict[str, Any]], *, key: str = "contacts") -> None:
+    """At most one of the given contacts is marked primary (the one home of this rule)."""
+    if sum(1 for contact in contacts if contact.get("is_primary")) > 1:
+        raise ValidationError({key: [_("Only one contact can be the primary contact.")]})
+
+
+def primary_fields(is_primary: bool) -> dict[str, Any]:
+    """The stored form of the primary flag (`primary_marker` makes "one primary per customer" a constraint)."""
+    return {"is_primary": bool(is_primary), "primary_marker": 1 if is_primary else None}
+
+
+def contacts_demote_primary(customer_ids: Iterable[int], *, keep: int | None = None) -> int:
+    """The current primary contacts of these customers stop being primary (before a new one becomes primary)."""
+    ids = list(customer_ids)
+    demoted = 0
+    for start in range(0, len(ids), BULK_CHUNK):
+        queryset = CustomerContact.objects.filter(customer_id__in=ids[start : start + BULK_CHUNK], is_primary=True)
+        if keep is not None:
+            queryset = queryset.exclude(pk=keep)
+        demoted += queryset.update(**primary_fields(False))
+    return demoted
 
 
 def _find_duplicate(customer: Customer) -> Customer | None:
@@ -98,7 +145,8 @@ def _check_manager(manager: User | None, customer: Customer) -> None:
 
 
 def _save_customer(customer: Customer) -> None:
-    _set_derived_keys(customer)
+    set_derived_keys(customer)
+    check_name(customer)
     customer.full_clean(exclude=["tenant", "name_key", "normalized_name", "customer_code"])
     duplicate = _find_duplicate(customer)
     if duplicate is not None:
@@ -114,6 +162,19 @@ def _save_customer(customer: Customer) -> None:
         raise CustomerDuplicate(duplicate) from None
 
 
+def _refuse_status_write(data: dict[str, Any], current: int) -> None:
+    """The status follows the contracts (PRD 5.2.1): a create or an edit may not set it."""
+    if "status" in data and data["status"] is not None and int(data["status"]) != int(current):
+        raise ValidationError({"status": [status_read_only_message()]})
+
+
+def status_read_only_message() -> str:
+    return _(
+        "The status cannot be set directly: it follows the contracts (potential → formal when a contract is "
+        "signed, formal → lost when they end without renewal)."
+    )
+
+
 @transaction.atomic
 def customer_create(
     *,
@@ -124,6 +185,9 @@ def customer_create(
     request=None,
 ) -> Customer:
     """Create a customer with its contacts (and tags); the code is generated, the tenant comes from the scope."""
+    _refuse_status_write(data, CustomerStatus.POTENTIAL)
+    contacts = list(contacts)
+    check_one_primary(contacts)
     values = {key: value for key, value in data.items() if key in CUSTOMER_FIELDS}
     manager = values.get("assigned_manager")
     if actor.role == CSM and not actor.is_superuser:
@@ -136,10 +200,7 @@ def customer_create(
     _check_manager(customer.assigned_manager, customer)
     customer.customer_code = code_next("CUST")
     _save_customer(customer)
-    contact_list = list(contacts)
-    if sum(1 for c in contact_list if c.get("is_primary")) > 1:
-        raise ValidationError({"contacts": [_("Only one contact can be the primary contact.")]})
-    for index, contact_data in enumerate(contact_list):
+    for index, contact_data in enumerate(contacts):
         try:
             _contact_save(CustomerContact(customer=customer), contact_data)
         except ValidationError as exc:
@@ -158,7 +219,11 @@ def customer_create(
 
 @transaction.atomic
 def customer_update(*, actor: User, customer: Customer, data: dict[str, Any], request=None) -> Customer:
-    """Change a customer's fields; reassigning the manager needs the assign permission and is audited."""
+    """Change a customer's fields; reassigning the manager needs the assign permission and is audited.
+
+    The status is not among them: it changes only through `customer_status_change` (PRD 5.2.1).
+    """
+    _refuse_status_write(data, customer.status)
     values = {key: value for key, value in data.items() if key in CUSTOMER_FIELDS}
     if "assigned_manager" in values and values["assigned_manager"] != customer.assigned_manager:
         if not actor.has_perm("customers.assign_customer"):
@@ -235,16 +300,19 @@ def customer_unshare(*, actor: User, customer: Customer, user: User, request=Non
 
 # --- Contacts -------------------------------------------------------------------------------------------------------
 def _contact_save(contact: CustomerContact, data: dict[str, Any]) -> CustomerContact:
+    if contact.pk and "is_primary" not in data:
+        # The stored flag, not a stale copy: another contact may have become primary (and demoted this one)
+        # since `contact` was read, so callers may save contacts in any order.
+        stored = CustomerContact.objects.filter(pk=contact.pk).values_list("is_primary", flat=True).first()
+        if stored is not None:
+            contact.is_primary = stored
     for key, value in data.items():
         if key in CONTACT_FIELDS:
             setattr(contact, key, value.strip() if isinstance(value, str) else value)
     contact.full_clean(exclude=["tenant", "customer", "primary_marker"])
     if contact.is_primary:
         # Making this one primary demotes the previous primary in the same transaction.
-        others = CustomerContact.objects.filter(customer_id=contact.customer_id, is_primary=True)
-        if contact.pk:
-            others = others.exclude(pk=contact.pk)
-        others.update(is_primary=False, primary_marker=None)
+        contacts_demote_primary([contact.customer_id], keep=contact.pk)
     contact.save()
     return contact
 
@@ -403,7 +471,7 @@ def customer_merge(
     survivor_has_primary = CustomerContact.objects.filter(customer=survivor, is_primary=True).exists()
     moved_contacts = CustomerContact.objects.filter(customer=duplicate)
     if survivor_has_primary:
-        moved_contacts.filter(is_primary=True).update(is_primary=False, primary_marker=None)
+        contacts_demote_primary([duplicate.pk])
     contacts_moved = moved_contacts.update(customer=survivor)
     existing_tags = set(CustomerTag.objects.filter(customer=survivor).values_list("tag_name", flat=True))
     CustomerTag.objects.filter(customer=duplicate, tag_name__in=existing_tags).delete()
@@ -430,3 +498,101 @@ def customer_merge(
         },
     )
     return survivor
+
+
+# --- Status and denormalised dates (PRD 5.2.1) ------------------------------------------------------------------------
+def _allowed_from(new_status: int, *, manual: bool) -> set[int]:
+    allowed = {old for old, new in STATUS_TRANSITIONS if new == new_status}
+    if manual and new_status == CustomerStatus.LOST:
+        allowed |= set(MANUAL_LOST_FROM)
+    return allowed
+
+
+def _status_changed(
+    customers: list[Customer], old_status: dict[int, int], new_status: int, reason: str, actor, request
+):
+    audit_record_many(
+        audit_entry(
+            action="crm.customer.status_changed",
+            actor=actor,
+            obj=customer,
+            request=request,
+            changes={"status": (old_status[customer.pk], new_status), "reason": (None, reason)},
+        )
+        for customer in customers
+    )
+    for customer in customers:
+        customer_status_changed.send(
+            sender=Customer,
+            customer=customer,
+            old=old_status[customer.pk],
+            new=new_status,
+            reason=reason,
+            actor=actor,
+        )
+
+
+@transaction.atomic
+def customer_status_change(
+    *, customer: Customer, new_status: int, reason: str, actor: User | None = None, request=None, manual: bool = False
+) -> bool:
+    """Move a customer along the PRD 5.2.1 lifecycle; returns False when it already has that status.
+
+    Potential → formal and lost → formal when a contract is signed, formal → lost when the contracts lapse
+    (contracts calls this). `manual=True` is the administrator's "mark as lost" (from potential or formal).
+    Anything else raises ValidationError naming `status`. Audited as `crm.customer.status_changed` with the
+    reason; `customers.signals.customer_status_changed` is sent inside the transaction.
+    """
+    new_status = CustomerStatus(int(new_status))
+    if not (reason or "").strip():
+        raise ValidationError({"reason": [_("Give a reason for the status change.")]})
+    stored = Customer.objects.select_for_update().filter(pk=customer.pk).values_list("status", flat=True).first()
+    if stored is None:
+        raise ValidationError({"customer": [_("The customer no longer exists.")]})
+    if stored == new_status:
+        customer.status = new_status
+        return False
+    if stored not in _allowed_from(new_status, manual=manual):
+        raise ValidationError(
+            {
+                "status": [
+                    _("A %(old)s customer cannot become %(new)s.")
+                    % {"old": CustomerStatus(stored).label, "new": new_status.label}
+                ]
+            }
+        )
+    Customer.objects.filter(pk=customer.pk).update(status=new_status, updated_at=timezone.now())
+    customer.status = new_status
+    _status_changed([customer], {customer.pk: stored}, new_status, reason.strip(), actor, request)
+    return True
+
+
+@transaction.atomic
+def customers_status_change_bulk(
+    *, customers: QuerySet[Customer], new_status: int, reason: str, actor: User | None = None, request=None
+) -> int:
+    """Set-based `customer_status_change` for jobs: the customers of the queryset whose status may move to
+    `new_status` (PRD 5.2.1) move, the others are left alone. One UPDATE and one audit INSERT per chunk."""
+    new_status = CustomerStatus(int(new_status))
+    rows = list(
+        customers.filter(status__in=_allowed_from(new_status, manual=False))
+        .select_for_update()
+        .only("pk", "status", "customer_code", "customer_name", "tenant_id")
+    )
+    if not rows:
+        return 0
+    old_status = {customer.pk: customer.status for customer in rows}
+    now = timezone.now()
+    for start in range(0, len(rows), BULK_CHUNK):
+        chunk = [customer.pk for customer in rows[start : start + BULK_CHUNK]]
+        Customer.objects.filter(pk__in=chunk).update(status=new_status, updated_at=now)
+    for customer in rows:
+        customer.status = new_status
+    _status_changed(rows, old_status, new_status, reason, actor, request)
+    return len(rows)
+
+
+def customer_renewal_date_set(*, customer: Customer, next_renewal_date: date | None) -> None:
+    """The denormalised next renewal date (the earliest end of an active contract; contracts computes it)."""
+    Customer.objects.filter(pk=customer.pk).update(next_renewal_date=next_renewal_date)
+    customer.next_renewal_date = next_renewal_date

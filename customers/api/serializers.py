@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -9,7 +10,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from accounts.roles import MASK, masked_money
 from crm_project.api.mixins import RefuseReadOnlyMixin
+from customers import services
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
 from customers.validators import validate_email, validate_mobile, validate_phone, validate_tag_name
 
@@ -44,6 +47,16 @@ class FlagField(serializers.Field):
 
     def to_representation(self, value):
         return 1 if value else 0
+
+
+@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string", "enum": [MASK]}]})
+class MaskedMoneyField(serializers.Field):
+    """Money (`ltv`) as a number, or `***` for callers without the amount permission (accounts.roles)."""
+
+    def to_representation(self, value):
+        request = self.context.get("request")
+        shown = masked_money(value, request.user if request is not None else None)
+        return shown if shown == MASK else float(shown)
 
 
 class ManagerSerializer(serializers.Serializer):
@@ -105,7 +118,8 @@ class ManagerIdField(serializers.IntegerField):
 class CustomerWriteSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     """Body of create (with nested contacts and tags) and of full/partial update (without them)."""
 
-    refused_fields = READ_ONLY_CUSTOMER_FIELDS
+    refused_fields = (*READ_ONLY_CUSTOMER_FIELDS, "status")
+    refused_messages = {"status": services.status_read_only_message}
 
     customer_name = serializers.CharField(max_length=200)
     customer_type = serializers.ChoiceField(choices=CustomerType.choices, required=False)
@@ -114,7 +128,6 @@ class CustomerWriteSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     address = serializers.CharField(required=False, allow_blank=True)
     website = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    status = serializers.ChoiceField(choices=CustomerStatus.choices, required=False)
     level = serializers.ChoiceField(choices=CustomerLevel.choices, required=False)
     source = serializers.CharField(max_length=50, required=False, allow_blank=True)
     region = serializers.CharField(max_length=50, required=False, allow_blank=True)
@@ -125,8 +138,10 @@ class CustomerWriteSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     )
 
     def validate_contacts(self, contacts):
-        if sum(1 for contact in contacts if contact.get("is_primary")) > 1:
-            raise serializers.ValidationError(_("Only one contact can be the primary contact."))
+        try:
+            services.check_one_primary(contacts)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["contacts"]) from None
         return contacts
 
     def service_data(self) -> dict:
@@ -157,7 +172,7 @@ class CustomerListItemSerializer(serializers.Serializer):
     level = serializers.IntegerField()
     status = serializers.IntegerField()
     health_score = serializers.DecimalField(max_digits=5, decimal_places=2)
-    ltv = serializers.DecimalField(max_digits=15, decimal_places=2)
+    ltv = MaskedMoneyField()
     assigned_manager = ManagerSerializer(allow_null=True)
     last_contact_date = serializers.DateTimeField(allow_null=True)
     next_renewal_date = serializers.DateField(allow_null=True)
@@ -167,8 +182,10 @@ def _local(value):
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
 
 
-def customer_list_item(customer) -> dict:
-    """One list row without serializer machinery (the list endpoint's hot path); shape of CustomerListItemSerializer."""
+def customer_list_item(customer, *, see_money: bool) -> dict:
+    """One list row without serializer machinery (the list endpoint's hot path); shape of CustomerListItemSerializer.
+
+    `see_money`: accounts.roles.can_see_amounts(user), else `ltv` is masked."""
     manager = customer.assigned_manager
     return {
         "customer_id": customer.pk,
@@ -179,7 +196,7 @@ def customer_list_item(customer) -> dict:
         "level": customer.level,
         "status": customer.status,
         "health_score": float(customer.health_score),
-        "ltv": float(customer.ltv),
+        "ltv": float(customer.ltv) if see_money else MASK,
         "assigned_manager": {"id": manager.pk, "name": manager.get_display_name()} if manager else None,
         "last_contact_date": _local(customer.last_contact_date),
         "next_renewal_date": customer.next_renewal_date.isoformat() if customer.next_renewal_date else None,
@@ -201,7 +218,7 @@ class CustomerInfoSerializer(serializers.Serializer):
     source = serializers.CharField()
     region = serializers.CharField()
     health_score = serializers.DecimalField(max_digits=5, decimal_places=2)
-    ltv = serializers.DecimalField(max_digits=15, decimal_places=2)
+    ltv = MaskedMoneyField()
     assigned_manager = ManagerDetailSerializer(allow_null=True)
     last_contact_date = serializers.DateTimeField(allow_null=True)
     next_renewal_date = serializers.DateField(allow_null=True)
@@ -266,3 +283,14 @@ class DuplicateCandidateSerializer(serializers.Serializer):
     customer_code = serializers.CharField(source="customer.customer_code")
     customer_name = serializers.CharField(source="customer.customer_name")
     reasons = serializers.ListField(child=serializers.CharField())
+
+
+class MergeSerializer(serializers.Serializer):
+    """`{"duplicate_id": N}`: the customer folded into this one (and optionally which of its fields win)."""
+
+    duplicate_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    take_from_duplicate = serializers.ListField(
+        child=serializers.ChoiceField(choices=[(name, name) for name in services.CUSTOMER_FIELDS]),
+        required=False,
+        default=list,
+    )

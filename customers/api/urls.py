@@ -15,6 +15,7 @@ urlpatterns = [
     path("customers/<int:customer_id>/tags", views.TagListCreateView.as_view(), name="tag_list"),
     path("customers/<int:customer_id>/tags/<int:tag_id>", views.TagDetailView.as_view(), name="tag_detail"),
     path("customers/<int:customer_id>/duplicates", views.CustomerDuplicatesView.as_view(), name="customer_duplicates"),
+    path("customers/<int:customer_id>/merge", views.CustomerMergeView.as_view(), name="customer_merge"),
     path("customers/<int:customer_id>/shares", views.CustomerShareView.as_view(), name="customer_share"),
     path(
         "customers/<int:customer_id>/shares/<int:user_id>", views.CustomerUnshareView.as_view(), name="customer_unshare"

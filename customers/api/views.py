@@ -14,6 +14,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.models import User
+from accounts.roles import can_see_amounts
 from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.exceptions import ApiError
@@ -28,6 +29,7 @@ from customers.api.serializers import (
     CustomerSearchSerializer,
     CustomerWriteSerializer,
     DuplicateCandidateSerializer,
+    MergeSerializer,
     ShareSerializer,
     TagSerializer,
     customer_list_item,
@@ -57,6 +59,15 @@ SORT_FIELDS = {
     "next_renewal_date": "next_renewal_date",
     "last_contact_date": "last_contact_date",
 }
+
+
+def visible_sort_fields(user) -> dict[str, str]:
+    """Sorting by a masked figure would reveal it: `ltv` only for users who may see money."""
+    if can_see_amounts(user):
+        return dict(SORT_FIELDS)
+    return {key: value for key, value in SORT_FIELDS.items() if key != "ltv"}
+
+
 LIST_COLUMNS = (
     "customer_code",
     "customer_name",
@@ -117,12 +128,15 @@ class CustomerAPIView(GenericAPIView):
         try:
             yield
         except services.CustomerDuplicate as exc:
-            raise ApiError(
-                codes.CUSTOMER_DUPLICATE,
-                _("A customer named '%(name)s' already exists.") % {"name": exc.existing.customer_name},
-                status_code=409,
-                data={"customer_id": exc.existing.pk, "customer_code": exc.existing.customer_code},
-            ) from None
+            existing = exc.existing
+            if customers_visible_to(self.request.user).filter(pk=existing.pk).exists():
+                message = _("A customer named '%(name)s' already exists.") % {"name": existing.customer_name}
+                data = {"customer_id": existing.pk, "customer_code": existing.customer_code}
+            else:
+                # Say that it exists, but not which one: the caller may not see it.
+                message = _("A customer with this name already exists; ask your lead to share it with you.")
+                data = None
+            raise ApiError(codes.CUSTOMER_DUPLICATE, message, status_code=409, data=data) from None
 
 
 class CustomerListCreateView(CustomerAPIView):
@@ -131,7 +145,14 @@ class CustomerListCreateView(CustomerAPIView):
     filter_backends = [DjangoFilterBackend, SortFilter]
     filterset_class = CustomerFilterSet
     queryset = Customer.objects.none()  # for the schema generator; requests use get_queryset()
-    sort_fields = SORT_FIELDS
+
+    @property
+    def sort_fields(self) -> dict[str, str]:
+        user = getattr(getattr(self, "request", None), "user", None)
+        if user is None or not user.is_authenticated:  # the schema generator: document every field
+            return dict(SORT_FIELDS)
+        return visible_sort_fields(user)
+
     default_sort = ["-created_at"]
     pagination_class = PageSizePagination
 
@@ -149,7 +170,9 @@ class CustomerListCreateView(CustomerAPIView):
         def compute():
             page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
             # The hot path: plain dicts, same shape as CustomerListItemSerializer (which documents it).
-            return self.get_paginated_response([customer_list_item(customer) for customer in page]).data
+            see_money = can_see_amounts(request.user)
+            rows = [customer_list_item(customer, see_money=see_money) for customer in page]
+            return self.get_paginated_response(rows).data
 
         # Invalid parameters raise inside compute(), so only valid answers are ever cached.
         data = customer_list_page_cached(user=request.user, params=dict(request.query_params.items()), compute=compute)
@@ -210,14 +233,16 @@ class CustomerSearchView(CustomerAPIView):
         sort = body.validated_data.get("sort")
         raw_sort = f"{sort['field']},{sort['direction']}" if sort else None
         try:
-            ordering = parse_sort(raw_sort, SORT_FIELDS, ["-created_at"])
+            ordering = parse_sort(raw_sort, visible_sort_fields(request.user), ["-created_at"])
         except ValidationError as exc:
             raise ValidationError({"sort.field": exc.detail["sort"]}) from None
         queryset = queryset.order_by(*ordering, "-pk" if ordering[0].startswith("-") else "pk")
         paging = body.validated_data.get("pagination", {})
         paginator = PageSizePagination()
         items = paginator.paginate(queryset, page=paging.get("page", 1), size=paging.get("size", 20))
-        return paginator.get_paginated_response(CustomerListItemSerializer(items, many=True).data)
+        return paginator.get_paginated_response(
+            CustomerListItemSerializer(items, many=True, context={"request": request}).data
+        )
 
 
 class CustomerUpdateSerializer(CustomerWriteSerializer):
@@ -233,7 +258,7 @@ class CustomerDetailView(CustomerAPIView):
 
     @extend_schema(responses={200: CustomerDetailSerializer}, tags=["customers"])
     def get(self, request, customer_id):
-        return api_response(CustomerDetailSerializer(self.get_customer()).data)
+        return api_response(CustomerDetailSerializer(self.get_customer(), context={"request": request}).data)
 
     def _update(self, request, partial: bool):
         customer = self.get_customer()
@@ -243,7 +268,10 @@ class CustomerDetailView(CustomerAPIView):
             services.customer_update(
                 actor=request.user, customer=customer, data=serializer.service_data(), request=request
             )
-        return api_response(CustomerDetailSerializer(self.get_customer()).data, message=_("Customer updated"))
+        return api_response(
+            CustomerDetailSerializer(self.get_customer(), context={"request": request}).data,
+            message=_("Customer updated"),
+        )
 
     @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerDetailSerializer}, tags=["customers"])
     def put(self, request, customer_id):
@@ -400,3 +428,36 @@ class CustomerUnshareView(CustomerAPIView):
         user = get_object_or_404(User.objects.filter(tenant=request.user.tenant), pk=user_id)
         services.customer_unshare(actor=request.user, customer=customer, user=user, request=request)
         return api_response(None, message=_("Share withdrawn"))
+
+
+class CustomerMergeView(CustomerAPIView):
+    """`POST /customers/{id}/merge {"duplicate_id": N}`: fold the duplicate into this customer (leads and admins).
+
+    Contacts, tags, shares and every higher app's rows (contracts, ...) move to the survivor; the duplicate is
+    soft-deleted and the merge audited. Either customer unknown or invisible to the caller: 404 (40001).
+    """
+
+    required_perms = {"POST": "customers.merge_customer"}
+
+    @extend_schema(request=MergeSerializer, responses={200: CustomerDetailSerializer}, tags=["customers"])
+    def post(self, request, customer_id):
+        survivor = self.get_customer()
+        serializer = MergeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        duplicate = customer_get_visible(request.user, serializer.validated_data["duplicate_id"])
+        if duplicate is None:
+            raise NotFound(_("Customer not found."))
+        if duplicate.pk == survivor.pk:
+            raise ValidationError({"duplicate_id": [_("A customer cannot be merged into itself.")]})
+        with self.duplicate_as_conflict():
+            services.customer_merge(
+                actor=request.user,
+                survivor=survivor,
+                duplicate=duplicate,
+                take_from_duplicate=serializer.validated_data["take_from_duplicate"],
+                request=request,
+            )
+        return api_response(
+            CustomerDetailSerializer(self.get_customer(), context={"request": request}).data,
+            message=_("Customers merged"),
+        )

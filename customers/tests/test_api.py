@@ -14,7 +14,9 @@ from accounts.tenancy import tenant_scope, unscoped
 from crm_project.api import codes
 from crm_project.testing import assert_api_not_found, assert_envelope, query_budget
 from customers import services
-from customers.models import Customer, CustomerContact
+from customers.models import Customer, CustomerContact, CustomerTag
+from customers.tests import factories
+from customers.tests.factories import reload
 
 PRD_BODY = {
     "customer_name": "ABC科技有限公司",
@@ -42,10 +44,7 @@ PRD_BODY = {
 
 
 def make_customer(actor, name, *, contacts=(), tags=(), **fields):
-    with tenant_scope(actor.tenant):
-        return services.customer_create(
-            actor=actor, data={"customer_name": name, **fields}, contacts=list(contacts), tags=list(tags)
-        )
+    return factories.make_customer(actor, customer_name=name, contacts=contacts, tags=tags, **fields)
 
 
 @pytest.fixture
@@ -467,13 +466,50 @@ def test_csm_sees_assigned_and_shared_customers_only(api_as, owner, teammate, le
     ],
 )
 def test_role_matrix(api_as, owner, make_user, role, create, update, delete):
+    """Each answer matches what happened to the rows: a refusal changes nothing, a success changes the row."""
     user = make_user(role=role, username=f"r_{role}")
     customer = make_customer(owner, "Shared Target", assigned_manager=user if role == "csm" else None)
     client = api_as(user)
     assert client.get(f"/api/v1/customers/{customer.pk}").status_code == 200
+
     assert client.post("/api/v1/customers", {"customer_name": f"New {role}"}, format="json").status_code == create
+    with tenant_scope(owner.tenant):
+        assert Customer.objects.filter(customer_name=f"New {role}").exists() == (create == 201)
+
     assert client.patch(f"/api/v1/customers/{customer.pk}", {"level": 2}, format="json").status_code == update
+    assert (reload(customer).level == 2) == (update == 200)
+
+    contact_status = client.post(
+        f"/api/v1/customers/{customer.pk}/contacts", {"contact_name": "Matrix"}, format="json"
+    ).status_code
+    assert contact_status == (201 if update == 200 else 403)
+    with tenant_scope(owner.tenant):
+        assert CustomerContact.objects.filter(customer=customer, contact_name="Matrix").exists() == (update == 200)
+
+    tag_status = client.post(f"/api/v1/customers/{customer.pk}/tags", {"tag_name": "m"}, format="json").status_code
+    assert tag_status == (201 if update == 200 else 403)
+    with tenant_scope(owner.tenant):
+        assert CustomerTag.objects.filter(customer=customer, tag_name="m").exists() == (update == 200)
+
     assert client.delete(f"/api/v1/customers/{customer.pk}").status_code == delete
+    assert (reload(customer).deleted_at is not None) == (delete == 200)
+
+
+@pytest.mark.parametrize("role", ["tenant_admin", "cs_lead", "csm", "finance", "viewer"])
+def test_role_matrix_for_sharing_and_merging(api_as, owner, make_user, teammate, role):
+    """Sharing and merging are for leads and admins; for everyone else nothing changes."""
+    user = make_user(role=role, username=f"s_{role}")
+    allowed = role in ("tenant_admin", "cs_lead")
+    first = make_customer(owner, "Matrix First", assigned_manager=user if role == "csm" else None)
+    second = make_customer(owner, "Matrix Second", assigned_manager=user if role == "csm" else None)
+    client = api_as(user)
+    shared = client.post(f"/api/v1/customers/{first.pk}/shares", {"user_id": teammate.pk}, format="json")
+    assert shared.status_code == (200 if allowed else 403)
+    with tenant_scope(owner.tenant):
+        assert teammate.has_perm("customers.view_customer", Customer.objects.get(pk=first.pk)) == allowed
+    merged = client.post(f"/api/v1/customers/{first.pk}/merge", {"duplicate_id": second.pk}, format="json")
+    assert merged.status_code == (200 if allowed else 403)
+    assert (reload(second).deleted_at is not None) == allowed
 
 
 # --- Query budgets ------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from accounts.models import AuditLog
 from accounts.tenancy import tenant_scope
 from customers import importing, services
 from customers.models import Customer, CustomerContact, CustomerTag
+from customers.tests import factories
 
 EXPORT_URL = reverse("customers:customer_export")
 IMPORT_URL = reverse("customers:customer_import")
@@ -34,10 +35,7 @@ def lead(make_user):
 
 
 def create(actor, name, *, contacts=(), tags=(), **fields):
-    with tenant_scope(actor.tenant):
-        return services.customer_create(
-            actor=actor, data={"customer_name": name, **fields}, contacts=list(contacts), tags=list(tags)
-        )
+    return factories.make_customer(actor, customer_name=name, contacts=contacts, tags=tags, **fields)
 
 
 def customer_count(tenant, **filters) -> int:
@@ -324,7 +322,7 @@ def test_unreadable_uploads_are_form_errors(staff_client_as, owner, name, conten
 
 
 def test_too_many_rows_is_a_form_error(staff_client_as, owner, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_ROWS", 2)
+    monkeypatch.setattr(importing.parse, "MAX_ROWS", 2)
     rows = [{"customer_name": f"Row {n}"} for n in range(3)]
     response = staff_client_as(owner).post(IMPORT_URL, {"file": csv_upload(rows)})
     assert response.status_code == 200
@@ -512,3 +510,27 @@ def test_commit_runs_in_one_transaction(owner, monkeypatch):
             importing.commit_plan(plan, user=owner)
         assert Customer.objects.count() == 0
         assert CustomerContact.objects.count() == 0
+
+
+def test_import_may_not_change_the_status_of_an_existing_customer(owner):
+    """PRD 5.2.1: the status follows the contracts. A new customer may start with a status; an existing one keeps its
+    own (the same value, as in our own export, passes)."""
+    existing = create(owner, "Status Kept Ltd")
+    with tenant_scope(owner.tenant):
+        changed = importing.parse_upload(f"customer_code,status\n{existing.customer_code},2\n".encode(), "x.csv")
+        plan = importing.validate_rows(changed.rows, user=owner)
+        assert plan.has_errors and [e[0] for r in plan.error_rows for e in r.errors] == ["status"]
+        same = importing.parse_upload(
+            f"customer_code,status,industry\n{existing.customer_code},1,IT\n".encode(), "x.csv"
+        )
+        importing.commit_plan(importing.validate_rows(same.rows, user=owner), user=owner)
+    stored = factories.reload(existing)
+    assert stored.status == 1 and stored.industry == "IT"
+
+
+@pytest.mark.parametrize("name", ["!!!", "😀"])
+def test_import_refuses_a_name_without_letters(owner, name):
+    with tenant_scope(owner.tenant):
+        parsed = importing.parse_upload(f"customer_name\n{name}\n".encode(), "x.csv")
+        plan = importing.validate_rows(parsed.rows, user=owner)
+    assert [e[0] for r in plan.error_rows for e in r.errors] == ["customer_name"]

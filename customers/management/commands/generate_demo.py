@@ -31,7 +31,7 @@ from accounts.services import code_next_many, job_run, user_create
 from accounts.tenancy import tenant_scope
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel
 from customers.models import Customer, CustomerContact, CustomerTag
-from customers.services import normalize_name, website_domain
+from customers.services import normalize_name, primary_fields, set_derived_keys
 
 BATCH_SIZE = 2000
 
@@ -630,11 +630,9 @@ def generate(tenant: Tenant, total: int, *, seed: int, counts: dict | None = Non
                     assigned_manager=manager,
                     created_by=manager,
                     updated_at=company["created_at"],
-                    normalized_name=normalize_name(company["customer_name"]),
-                    website_domain=website_domain(company["website"]),
                     **fields,
                 )
-                customer.name_key = customer.normalized_name
+                set_derived_keys(customer)  # the services' name key and website domain
                 customers.append(customer)
                 contact_rows.append(generator.contacts(company))
                 tag_rows.append(generator.tags())
@@ -655,9 +653,8 @@ def generate(tenant: Tenant, total: int, *, seed: int, counts: dict | None = Non
                             CustomerContact(
                                 tenant=tenant,
                                 customer_id=customer.pk,
-                                primary_marker=1 if person["is_primary"] else None,
                                 updated_at=person["created_at"],
-                                **person,
+                                **{**person, **primary_fields(person["is_primary"])},
                             )
                         )
                     for name in names:
