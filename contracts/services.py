@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import logging
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +33,8 @@ from crm_project.filters import local_day_range
 from customers import services as customer_services
 from customers.choices import CustomerStatus
 from customers.models import Customer
+
+logger = logging.getLogger("crm.contracts")
 
 CONTRACT_FIELDS = (
     "contract_name",
@@ -725,8 +728,12 @@ def contracts_expire_due(*, today: date) -> dict[str, int]:
     for contract in Contract.objects.active().filter(end_date__lt=today).select_related("customer"):
         with transaction.atomic():
             if contract.renewal_type == RenewalType.AUTO:
-                contract_renew(actor=None, contract=contract, activate=True)
-                counts["auto_renewed"] += 1
+                try:
+                    contract_renew(actor=None, contract=contract, activate=True)
+                except ContractRuleError as exc:  # e.g. the next term would end past LATEST_DATE: expire only
+                    logger.warning("contract %s: no automatic renewal: %s", contract.pk, exc.messages)
+                else:
+                    counts["auto_renewed"] += 1
             locked = Contract.objects.select_for_update().get(pk=contract.pk)
             if locked.status == ContractStatus.ACTIVE:
                 _transition(locked, ContractStatus.EXPIRED)

@@ -396,3 +396,20 @@ def test_the_invoice_form_on_a_draft_is_an_error_not_a_500(owner, customer, staf
     assert response.status_code == 400 and "draft" in response.content.decode()
     with tenant_scope(owner.tenant):
         assert not Invoice.objects.exists()
+
+
+def test_the_expiry_job_expires_an_auto_renewal_whose_next_term_leaves_the_horizon(owner, customer):
+    from contracts.choices import RenewalType
+
+    contract = ContractFactory(
+        customer=customer,
+        status=ContractStatus.ACTIVE,
+        renewal_type=RenewalType.AUTO,
+        start_date=date(2030, 1, 1),
+        end_date=date(2079, 12, 31),
+    )
+    with tenant_scope(owner.tenant):
+        counts = services.contracts_expire_due(today=date(2080, 1, 2))
+        assert not Contract.objects.filter(predecessor=contract).exists()
+    assert counts["expired"] == 1 and counts["auto_renewed"] == 0
+    assert reload(contract).status == ContractStatus.EXPIRED
