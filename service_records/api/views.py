@@ -18,8 +18,8 @@ from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.exceptions import ApiError
 from crm_project.api.pagination import PageSizePagination
+from crm_project.api.permissions import RolePermission
 from crm_project.api.sorting import SortFilter
-from customers.api.views import RolePermission
 from customers.models import CustomerContact
 from customers.selectors import customer_get_visible
 from service_records import selectors, services
