@@ -89,6 +89,7 @@ KNOWN_CHECK_LINES = ('operationId "contracts_milestones_',)
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = {**os.environ, **PRODUCTION_ENV, "CRM_DATA_DIR": str(tmp_path)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser fixture of this test run, never in deployment
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
         cwd=ROOT,
