@@ -124,7 +124,9 @@ def browser():
 @pytest.fixture
 def page(browser, live_server):
     """A fresh browser page (desktop size) against the live test server."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    # bypass_csp: Playwright's own helpers (wait_for_function with a string) evaluate code in the page, which the
+    # Content-Security-Policy forbids; crm_project/tests/test_browser_csp.py checks the pages with the policy on.
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", bypass_csp=True)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.base_url = live_server.url
@@ -135,6 +137,29 @@ def page(browser, live_server):
 @pytest.fixture
 def phone_page(browser, live_server):
     """A browser page 390 px wide, like a phone."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN", bypass_csp=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.base_url = live_server.url
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def csp_page(browser, live_server):
+    """A browser page that enforces the Content-Security-Policy (no Playwright string evaluation in it)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.base_url = live_server.url
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def csp_phone_page(browser, live_server):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(10_000)

@@ -17,7 +17,10 @@ NEW_PASSWORD = "Another-Horse-77"
 
 def _tokens(client, username, password):
     response = client.post(
-        "/api/v1/auth/token", {"username": username, "password": password}, content_type="application/json"
+        "/api/v1/auth/token",
+        {"username": username, "password": password},
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     return response
 
@@ -27,7 +30,7 @@ def _pair(client, user, password):
 
 
 def _get(client, access):
-    return client.get("/api/v1/notifications", HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client.get("/api/v1/notifications", HTTP_AUTHORIZATION=f"Bearer {access}", HTTP_ACCEPT_LANGUAGE="en")
 
 
 def _refresh(client, refresh):

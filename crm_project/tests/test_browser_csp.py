@@ -13,7 +13,8 @@ def _violations(page):
     return messages
 
 
-def test_pages_run_without_csp_violations(page, owner):
+def test_pages_run_without_csp_violations(csp_page, owner):
+    page = csp_page
     messages = _violations(page)
     login_in_browser(page, "owner")
     for path in ["/", "/customers/", "/contracts/", "/accounts/notifications/"]:
@@ -23,7 +24,8 @@ def test_pages_run_without_csp_violations(page, owner):
     assert not blocked, blocked
 
 
-def test_swagger_ui_works_under_the_policy(page, owner):
+def test_swagger_ui_works_under_the_policy(csp_page, owner):
+    page = csp_page
     messages = _violations(page)
     login_in_browser(page, "owner")
     page.goto(page.base_url + "/api/v1/docs/")
@@ -34,7 +36,8 @@ def test_swagger_ui_works_under_the_policy(page, owner):
     assert not blocked, blocked
 
 
-def test_phone_filter_panel_folds_without_inline_script(phone_page, owner):
+def test_phone_filter_panel_folds_without_inline_script(csp_phone_page, owner):
+    phone_page = csp_phone_page
     login_in_browser(phone_page, "owner")
     phone_page.goto(phone_page.base_url + "/customers/")
     phone_page.wait_for_load_state("networkidle")

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
@@ -47,7 +50,18 @@ def _fuzzer(operation, label: str, bearer: str, cases: Counter):
     return fuzz
 
 
-def test_api_schema_fuzz(owner, monkeypatch):
+@pytest.fixture
+def keep_test_connection():
+    """Calling the WSGI app directly fires request_started/finished, whose close_old_connections() would close
+    the test's connection (and its transaction) on MySQL; Django's own test client disconnects them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_api_schema_fuzz(owner, monkeypatch, keep_test_connection):
     from crm_project.wsgi import application
 
     # The fuzzer tests answers, not the rate limits (a throttled 429 is documented anyway).
