@@ -581,9 +581,11 @@ def record_create(*, actor: User, customer: Customer, data: dict[str, Any], requ
 
 def _check_order(record: ServiceRecord) -> None:
     errors = {}
-    for name in ("first_response_at", "resolved_at", "closed_at"):
+    for name in ("opened_at", "first_response_at", "resolved_at", "closed_at"):
         value = getattr(record, name)
-        if value is not None and record.opened_at is not None and value < record.opened_at:
+        if value is not None and not 2000 <= value.year <= 2100:
+            errors[name] = [_("The year must lie between 2000 and 2100.")]
+        elif name != "opened_at" and value is not None and record.opened_at is not None and value < record.opened_at:
             errors[name] = [_("Cannot be before the ticket was opened.")]
     if errors:
         raise ValidationError(errors)
