@@ -381,6 +381,7 @@ def _ingest(
             existing[(record.source_system, record.external_id)] = record
     to_create: list[ServiceRecord] = []
     to_update: list[ServiceRecord] = []
+    to_write: list[ServiceRecord] = []  # matched tickets whose stored values actually change
     breaches: list[tuple[ServiceRecord, list[str]]] = []
     rated: list[ServiceRecord] = []
     for index, item, values in parsed:
@@ -413,11 +414,14 @@ def _ingest(
         else:
             record.customer = customer
             to_update.append(record)
+        before = _stored(record) if record.pk else None
         if _apply_ticket(record, values, contract, lookup):
             rated.append(record)
         kinds = compute_sla(record, now)
         if kinds:
             breaches.append((record, kinds))
+        if before is not None and _stored(record) != before:
+            to_write.append(record)
     with transaction.atomic():
         if to_create:
             ServiceRecord.objects.bulk_create(to_create, batch_size=500)
@@ -429,10 +433,10 @@ def _ingest(
                 ).values_list("pk", "source_system", "external_id"):
                     if (source, ext) in keys:
                         keys[(source, ext)].pk = pk
-        if to_update:
-            for record in to_update:
+        if to_write:
+            for record in to_write:
                 record.updated_at = now
-            _update_many(to_update, ["customer", "contract", *TICKET_FIELDS, *SLA_FIELDS, *RATING_FIELDS, "updated_at"])
+            _update_many(to_write, [*WRITTEN_FIELDS, "updated_at"])
         result.created, result.updated = len(to_create), len(to_update)
         result.records = to_create + to_update
         if to_create or to_update:
@@ -450,6 +454,14 @@ def _ingest(
         for record in rated:
             _send_rating(record, actor)
     return result
+
+
+WRITTEN_FIELDS = ["customer", "contract", *TICKET_FIELDS, *SLA_FIELDS, *RATING_FIELDS]
+
+
+def _stored(record: ServiceRecord) -> tuple:
+    """The values an update would write: a ticket sent again unchanged is matched but not rewritten."""
+    return tuple(getattr(record, ServiceRecord._meta.get_field(name).attname) for name in WRITTEN_FIELDS)
 
 
 def _update_many(rows: list[ServiceRecord], names: list[str]) -> None:
