@@ -101,6 +101,7 @@ def trend_chart_png(trends: dict[str, Any]) -> tuple[str, str]:
 
     font = _font_properties()
     labels = trends["labels"]
+    positions = list(range(len(labels)))
     out = []
     for kind in ("satisfaction", "nps"):
         figure = Figure(figsize=(7, 2.6))
@@ -108,14 +109,16 @@ def trend_chart_png(trends: dict[str, Any]) -> tuple[str, str]:
         if kind == "satisfaction":
             for name in DIMENSIONS:
                 values = [float("nan") if v is None else v for v in trends["dimensions"][name]]
-                axes.plot(labels, values, marker="o", label=str(DIMENSION_LABELS[name]))
+                axes.plot(positions, values, marker="o", label=str(DIMENSION_LABELS[name]))
             axes.axhline(SATISFACTION_TARGET, linestyle="--", color="#dc2626", linewidth=1)
-            axes.set_ylim(1, 5.2)
+            axes.set_ylim(0.8, 5.2)
         else:
             values = [float("nan") if v is None else v for v in trends["nps"]]
-            axes.plot(labels, values, marker="o", label="NPS")
+            axes.plot(positions, values, marker="o", label="NPS")
             axes.axhline(NPS_TARGET, linestyle="--", color="#dc2626", linewidth=1)
-            axes.set_ylim(-100, 100)
+            axes.set_ylim(-105, 105)
+        axes.set_xticks(positions, labels)
+        axes.set_xlim(-0.5, len(labels) - 0.5)
         axes.tick_params(axis="x", labelsize=7, rotation=45)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7, prop=font, loc="lower left") if font else axes.legend(fontsize=7, loc="lower left")
@@ -143,7 +146,7 @@ def render_xlsx(context: dict[str, Any]) -> bytes:
     sheet.append([_("Period"), f"{context['report'].period_start} – {context['report'].period_end}"])
     rows = [
         (_("Tickets"), stats["tickets"]),
-        (_("Open"), stats["open"]),
+        (_("Open tickets"), stats["open"]),
         (_("First response compliance (%)"), stats["first_response_compliance"]),
         (_("Resolution compliance (%)"), stats["resolution_compliance"]),
         (_("Breaches"), stats["breaches"]),

@@ -147,6 +147,8 @@ def test_patch_changes_staff_fields_and_refuses_identity(api_as, owner, loaded):
     data = assert_envelope(client.patch(f"/api/v1/service-records/{t4.pk}", body, format="json"), 200)
     assert data["status"] == "resolved" and data["resolution_minutes"] == 120 and data["solution"] == "重启"
     assert_envelope(client.patch(f"/api/v1/service-records/{t4.pk}", {"external_id": "X"}, format="json"), 400)
+    far = {"resolved_at": "9999-12-31 23:59:59"}  # minutes past a 32-bit column on MariaDB: refused, not a 500
+    assert_envelope(client.patch(f"/api/v1/service-records/{t4.pk}", far, format="json"), 400)
     bad = {"resolved_at": "2020-01-01 00:00:00"}
     assert_envelope(client.patch(f"/api/v1/service-records/{t4.pk}", bad, format="json"), 400)
     assert_envelope(
