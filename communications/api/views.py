@@ -145,6 +145,7 @@ class CustomerCommunicationsBulkView(CustomerCommunicationsView):
 
     filter_backends: list = []
     pagination_class = None
+    http_method_names = ["post", "options"]  # the list GET of the parent view is not part of this route
     required_perms = {"POST": ADD}
 
     @extend_schema(
