@@ -16,14 +16,16 @@ if TYPE_CHECKING:
     from accounts.models import User
     from contracts.models import Contract
 
-AMOUNT_PERMISSION = "contracts.view_contract_amount"
-MASK = "***"
+from accounts.roles import AMOUNT_PERMISSION, MASK, can_see_amounts
+
+__all__ = ["AMOUNT_PERMISSION", "MASK", "MASKED_NOTICE", "can_see_amount", "mask"]
+
 MASKED_NOTICE = _("Amounts are masked (***): you are not allowed to see contract amounts.")
 
 
 def can_see_amount(user: User | None) -> bool:
-    """Field-level permission on amounts (finance, leads, admins); nobody (None) sees them."""
-    return bool(user is not None and user.has_perm(AMOUNT_PERMISSION))
+    """Field-level permission on amounts (finance, leads, admins); nobody (None) sees them (accounts.roles' rule)."""
+    return can_see_amounts(user)
 
 
 def mask(value: Any, user: User | None = None, *, visible: bool | None = None) -> Any:

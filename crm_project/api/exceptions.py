@@ -142,8 +142,3 @@ def envelope_exception_handler(exc: Exception, context: dict) -> Any:
         "unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"), exc_info=exc
     )
     return api_error(codes.SERVER_ERROR, _("Internal error; quote the trace_id when reporting it."), status=500)
-
-
-def error_status_for(status_code: int) -> int:
-    """Business code used for a bare HTTP status outside DRF (404/500 handlers under /api/)."""
-    return codes.STATUS_DEFAULT_CODE.get(status_code, status_code * 100)
