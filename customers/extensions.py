@@ -77,14 +77,19 @@ class TimelineSource:
 
 @dataclass(frozen=True)
 class ListColumn:
-    """An extra column of the customer list: `value(customer)` reads prefetched/annotated data only."""
+    """An extra column of the customer list: `value(customer)` reads prefetched/annotated data only.
+
+    `queryset(qs) -> qs` adds the annotations or prefetches `value` needs (one query for the page, never one a row);
+    `sort_field` (an ORM path, usually the annotation) makes the column sortable as `sort=<key>`.
+    """
 
     key: str
     label: Any
     value: Callable[[Any], Any]
     permission: str | None = None
-    sort_field: str | None = None  # ORM path when the column is sortable
+    sort_field: str | None = None
     weight: int = 100
+    queryset: Callable[[Any], Any] | None = None
 
 
 customer_tabs: Registry[CustomerTab] = Registry("customer_tabs")

@@ -971,3 +971,32 @@ def test_admin_superuser_without_tenant_edits_any_tenants_customer(owner, csm_cu
 def test_htmx_history_restore_gets_the_whole_page(owner, staff_client_as, listed):
     response = staff_client_as(owner).get(LIST + "?q=alpha", headers={**HTMX, "HX-History-Restore-Request": "true"})
     assert "<html" in body(response) and "hx-swap-oob" not in body(response)
+
+
+def test_registered_list_column_is_shown_sorted_and_costs_one_query_for_the_page(owner, staff_client_as):
+    from django.db.models import Count
+
+    from customers.extensions import ListColumn, list_columns
+
+    crowded = make_customer(owner, customer_name="Crowded Co", contacts=[{"contact_name": f"C{i}"} for i in range(3)])
+    make_customer(owner, customer_name="Quiet Co")
+    list_columns.register(
+        ListColumn(
+            "contact_count",
+            "Contact count",
+            value=lambda customer: customer.walk_contact_count,
+            sort_field="walk_contact_count",
+            queryset=lambda qs: qs.annotate(walk_contact_count=Count("contacts", distinct=True)),
+        )
+    )
+    try:
+        client = staff_client_as(owner)
+        client.get("/customers/?reset=1")
+        with query_budget(15):
+            page = body(client.get("/customers/?sort=contact_count,desc"))
+        assert "Contact count" in page
+        assert page.index("Crowded Co") < page.index("Quiet Co")
+        cells = re.findall(r'data-testid="extra-cell">([^<]*)<', page)
+        assert cells[:2] == ["3", "0"], cells
+    finally:
+        list_columns.unregister("contact_count")

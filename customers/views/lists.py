@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -16,6 +18,7 @@ from crm_project.lists import StaffList
 from crm_project.ui import error_text, safe_next
 from customers import selectors, services
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType
+from customers.extensions import ListColumn, list_columns, visible
 from customers.filtersets import CustomerFilterSet
 from customers.forms import (
     BulkActionForm,
@@ -66,8 +69,27 @@ class CustomerList(StaffList):
     def get_queryset(self):
         return selectors.customer_list_queryset(self.user)
 
+    @cached_property
+    def columns(self) -> list[ListColumn]:
+        """Columns other apps registered (customers.extensions.list_columns) that this user may see."""
+        return visible(list_columns, self.user)
+
+    def get_sort_fields(self) -> dict[str, str]:
+        fields = super().get_sort_fields()
+        fields.update({column.key: column.sort_field for column in self.columns if column.sort_field})
+        return fields
+
     def filtered_queryset(self):
-        return super().filtered_queryset().prefetch_related("tags")
+        queryset = super().filtered_queryset().prefetch_related("tags")
+        for column in self.columns:
+            if column.queryset is not None:
+                queryset = column.queryset(queryset)
+        return queryset
+
+    def prepare_rows(self, rows: list) -> list:
+        for row in rows:
+            row.extra_cells = [column.value(row) for column in self.columns]
+        return rows
 
     def style_filter_form(self, form) -> None:
         self.managers = list(selectors.assignable_managers(self.request.tenant))
@@ -82,6 +104,7 @@ class CustomerList(StaffList):
             "can_assign": can_assign,
             "can_export": can_export,
             "can_bulk": can_tag or can_assign or can_export,
+            "extra_columns": self.columns,
         }
 
 
