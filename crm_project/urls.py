@@ -29,6 +29,7 @@ urlpatterns = [
     path("contracts/", include("contracts.urls")),
     path("service/", include("service_records.urls")),
     path("communications/", include("communications.urls")),
+    path("portal/", include("portal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
