@@ -137,15 +137,13 @@ def account_invite(
     path = _set_password_url(raw)
     if send:
         base = getattr(settings, "PORTAL_BASE_URL", "") or (request.build_absolute_uri("/")[:-1] if request else "")
-        transaction.on_commit(
-            lambda: send_mail(
-                _("Your customer portal invitation"),
-                _("You have been invited to the customer portal. Set your password within 72 hours: %(link)s")
-                % {"link": base + path},
-                None,
-                [email],
-                fail_silently=True,
-            )
+        send_mail(
+            _("Your customer portal invitation"),
+            _("You have been invited to the customer portal. Set your password within 72 hours: %(link)s")
+            % {"link": base + path},
+            None,
+            [email],
+            fail_silently=True,
         )
     return account, path
 
