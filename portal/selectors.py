@@ -62,8 +62,9 @@ def renewal_date(contract: Contract | None) -> date | None:
     return contract.end_date - timedelta(days=90)
 
 
-def csm_message(account) -> CsmMessage | None:
-    return CsmMessage.objects.filter(customer_id=account.customer_id).select_related("author").first()
+def csm_message(account_or_customer) -> CsmMessage | None:
+    customer_id = getattr(account_or_customer, "customer_id", None) or account_or_customer.pk
+    return CsmMessage.objects.filter(customer_id=customer_id).select_related("author").first()
 
 
 def articles(*, published_only: bool = True) -> QuerySet[KbArticle]:

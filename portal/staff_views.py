@@ -113,7 +113,7 @@ def goal_edit(request, customer_id: int, goal_id: int | None = None):
     if goal is not None:
         initial = {name: getattr(goal, name) for name in ("outcome", "measure", "target_date", "status",
                                                           "customer_owner")}  # fmt: skip
-    form = forms.GoalForm(request.POST or None, customer=customer, initial=initial)
+    form = forms.GoalForm(request.POST if request.method == "POST" else None, customer=customer, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         if goal is None:
@@ -195,7 +195,7 @@ def kb_edit(request, article_id: int | None = None):
         article = KbArticle.objects.filter(pk=article_id).first() if article_id <= MAX_ID else None
         if article is None:
             raise Http404
-    form = forms.ArticleForm(request.POST or None, instance=article)
+    form = forms.ArticleForm(request.POST if request.method == "POST" else None, instance=article)
     if request.method == "POST" and form.is_valid():
         try:
             services.article_save(actor=request.user, article=article, data=form.cleaned_data, request=request)

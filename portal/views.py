@@ -49,7 +49,7 @@ def _next_url(request) -> str:
 def login(request):
     if auth.current_account(request) is not None:
         return redirect("portal:home")
-    form = forms.LoginForm(request.POST or None)
+    form = forms.LoginForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         email = request.POST.get("email", "")[:254]
@@ -90,7 +90,7 @@ def login_code(request):
         request.session.pop(auth.PENDING_2FA_KEY, None)
         return redirect("portal:login")
     ip = client_ip(request) or ""
-    form = forms.CodeForm(request.POST or None)
+    form = forms.CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if auth.is_locked(account.email, ip):
             return render(request, "portal/login.html", {"form": forms.LoginForm(), "locked": True}, status=429)
@@ -117,7 +117,7 @@ def logout(request):
 
 @require_http_methods(["GET", "POST"])
 def password_reset(request):
-    form = forms.ResetForm(request.POST or None)
+    form = forms.ResetForm(request.POST if request.method == "POST" else None)
     sent = False
     if request.method == "POST" and form.is_valid():
         services.reset_request(email=form.cleaned_data["email"], request=request)
@@ -130,7 +130,7 @@ def set_password(request, token: str):
     found = services.token_find(token)
     if found is None:
         return render(request, "portal/link_invalid.html", status=404)
-    form = forms.PasswordSetForm(request.POST or None)
+    form = forms.PasswordSetForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.password_set(token=found, password=form.cleaned_data["password"], request=request)
@@ -190,7 +190,7 @@ def ticket_detail(request, ticket_id: int):
     account = request.portal_account
     record = _object(selectors.tickets(account), ticket_id)
     rateable = record.status in selectors.RATEABLE
-    form = forms.RatingForm(request.POST or None) if rateable else None
+    form = forms.RatingForm(request.POST if request.method == "POST" else None) if rateable else None
     if request.method == "POST":
         if form is None:
             raise Http404
@@ -227,7 +227,7 @@ def request_new(request, type_key: str):
     if request_type is None:
         raise Http404
     initial = {"title": request.GET.get("title", "")[:200], "description": request.GET.get("description", "")[:2000]}
-    form = request_type.form(request.POST or None, initial=initial)
+    form = request_type.form(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             record = services.request_create(
@@ -394,7 +394,7 @@ def milestone_done(request, milestone_id: int):
 def security(request):
     """Turn two-step sign-in (TOTP) on or off."""
     account = request.portal_account
-    form = forms.CodeForm(request.POST or None)
+    form = forms.CodeForm(request.POST if request.method == "POST" else None)
     secret = request.session.get("portal_totp_setup") or services.totp_new_secret()
     request.session["portal_totp_setup"] = secret
     if request.method == "POST" and form.is_valid():
