@@ -195,9 +195,14 @@ def test_knowledge_base_search_works_for_chinese_and_english(owner, portal):
     make_article(owner, title="如何重置密码", body="在登录页点击忘记密码。Reset your password from the sign-in page.")
     make_article(owner, title="打印机故障排除", body="检查打印机电源和网络连接 printer troubleshooting")
     make_article(owner, title="草稿文章", body="重置密码 draft", published=False)
-    for query, expected, absent in (("重置密码", "如何重置密码", "打印机"), ("密码", "如何重置密码", "打印机"),
-                                    ("printer", "打印机故障排除", "如何重置"), ("RESET password", "如何重置密码", "打印机"),
-                                    ("打印机", "打印机故障排除", "如何重置")):  # fmt: skip
+    cases = (
+        ("重置密码", "如何重置密码", "打印机"),
+        ("密码", "如何重置密码", "打印机"),
+        ("printer", "打印机故障排除", "如何重置"),
+        ("RESET password", "如何重置密码", "打印机"),
+        ("打印机", "打印机故障排除", "如何重置"),
+    )
+    for query, expected, absent in cases:
         body = portal.get("/portal/help/", {"q": query}).content.decode()
         assert expected in body and absent not in body, query
         assert "草稿文章" not in body
@@ -266,8 +271,8 @@ def test_staff_edit_knowledge_base_articles(owner, staff_client_as):
         category = KbCategory.objects.create(name="Network")
     staff = staff_client_as(owner)
     assert staff.get("/portal/staff/kb/").status_code == 200
-    response = staff.post("/portal/staff/kb/new/", {"category": category.pk, "title": "VPN 连接失败", "body": "重启客户端",
-                                                    "status": "published"})  # fmt: skip
+    data = {"category": category.pk, "title": "VPN 连接失败", "body": "重启客户端", "status": "published"}
+    response = staff.post("/portal/staff/kb/new/", data)
     assert response.status_code == 302
     with tenant_scope(owner.tenant):
         article = KbArticle.objects.get(title="VPN 连接失败")
