@@ -108,3 +108,55 @@ def monthly_tickets(account, months: int = 12) -> dict:
         .values_list("opened_month", "n")
     )
     return {"labels": [d.strftime("%Y-%m") for d in labels], "values": [counts.get(d, 0) for d in labels]}
+
+
+def _month_starts(months: int) -> list[date]:
+    today = timezone.localdate()
+    starts = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    starts.reverse()
+    return starts
+
+
+def usage_summary(account, months: int = 12) -> dict:
+    """The customer's own product usage from the health app's usage events: events per month by type (one
+    query, month bounds as datetime ranges: no time-zone functions in SQL), top features and active users."""
+    from datetime import datetime, time, timedelta
+
+    from django.db.models import Count, Q
+
+    from health.models import UsageEvent
+
+    starts = _month_starts(months)
+    zone = timezone.get_current_timezone()
+    bounds = [timezone.make_aware(datetime.combine(day, time.min), zone) for day in starts]
+    after = starts[-1].replace(day=28) + timedelta(days=4)
+    bounds.append(timezone.make_aware(datetime.combine(after.replace(day=1), time.min), zone))
+    events = UsageEvent.objects.filter(customer_id=account.customer_id, occurred_at__gte=bounds[0])
+    per_month = {
+        f"m{i}": Count("id", filter=Q(occurred_at__gte=bounds[i], occurred_at__lt=bounds[i + 1])) for i in range(months)
+    }
+    rows = events.values("event_type").annotate(**per_month).order_by("event_type")
+    series = {row["event_type"]: [row[f"m{i}"] for i in range(months)] for row in rows}
+    now = timezone.now()
+    recent = events.filter(occurred_at__gte=now - timedelta(days=90))
+    features = list(
+        recent.exclude(feature_name="")
+        .values("feature_name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "feature_name")[:8]
+    )
+    active_users = (
+        events.filter(occurred_at__gte=now - timedelta(days=30)).exclude(user_identifier="")
+        .values("user_identifier").distinct().count()
+    )  # fmt: skip
+    return {
+        "labels": [day.strftime("%Y-%m") for day in starts],
+        "series": series,
+        "features": features,
+        "active_users": active_users,
+        "total": sum(sum(values) for values in series.values()),
+    }

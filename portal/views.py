@@ -345,15 +345,41 @@ def diagnose_detail(request, checklist_id: int):
 
 @portal_login_required
 def usage(request):
-    data = selectors.monthly_tickets(request.portal_account)
-    spec = {
+    """The customer's product usage (health's usage events) and its service requests, as charts with tables."""
+    from health.choices import UsageEventType
+
+    account = request.portal_account
+    usage = selectors.usage_summary(account)
+    labels = dict(UsageEventType.choices)
+    usage_spec = {
         "type": "bar",
-        "labels": data["labels"],
-        "datasets": [{"label": _("Service requests"), "data": data["values"]}],
+        "labels": usage["labels"],
+        "datasets": [
+            {"label": str(labels.get(kind, kind)), "data": values} for kind, values in usage["series"].items()
+        ],
     }
-    return render(request, "portal/usage.html", {"spec": spec, "rows": list(zip(data["labels"], data["values"],
-                                                                                strict=True)),
-                                                 "nav": "more"})  # fmt: skip
+    tickets = selectors.monthly_tickets(account)
+    tickets_spec = {
+        "type": "bar",
+        "labels": tickets["labels"],
+        "datasets": [{"label": _("Service requests"), "data": tickets["values"]}],
+    }
+    usage_rows = [
+        (month, [usage["series"][kind][i] for kind in usage["series"]]) for i, month in enumerate(usage["labels"])
+    ]
+    return render(
+        request,
+        "portal/usage.html",
+        {
+            "usage": usage,
+            "usage_spec": usage_spec,
+            "usage_kinds": [labels.get(kind, kind) for kind in usage["series"]],
+            "usage_rows": usage_rows,
+            "spec": tickets_spec,
+            "rows": list(zip(tickets["labels"], tickets["values"], strict=True)),
+            "nav": "more",
+        },
+    )
 
 
 @portal_login_required

@@ -218,11 +218,27 @@ def test_self_diagnosis_ends_in_an_article_or_a_prefilled_request(owner, portal)
     assert 'value="Cannot sign in"' in prefilled
 
 
-def test_usage_page_draws_a_chart_without_inline_script(owner, account, portal):
+def test_usage_page_charts_the_customers_own_usage_events(owner, account, portal):
+    from django.utils import timezone
+
+    from health.models import UsageEvent
+
     make_ticket(owner, account.customer, status="open")
+    other = make_account(owner, email="other.usage@example.com")
+    now = timezone.now()
+    with tenant_scope(owner.tenant):
+        for n, (customer, kind, feature) in enumerate(
+            [(account.customer, "login", ""), (account.customer, "feature_use", "报表导出"),
+             (account.customer, "feature_use", "报表导出"), (other.customer, "feature_use", "Secret feature")]
+        ):  # fmt: skip
+            UsageEvent.objects.create(customer=customer, event_id=f"e{n}", event_type=kind, feature_name=feature,
+                                      user_identifier=f"u{n}", occurred_at=now)  # fmt: skip
     body = portal.get("/portal/usage/").content.decode()
-    assert 'data-chart="portal-usage"' in body and 'type="application/json"' in body
+    assert 'data-chart="portal-product-usage"' in body and 'data-chart="portal-usage"' in body
+    assert "报表导出" in body and "Secret feature" not in body
     assert "<script>" not in body
+    with query_budget(12):
+        portal.get("/portal/usage/")
 
 
 def test_success_plan_customer_marks_own_actions_and_comments_shown_on_the_timeline(owner, account, portal,
