@@ -106,9 +106,11 @@ def test_every_portal_page_fits_a_phone_without_console_errors(phone_page, owner
     checklist = make_checklist(owner, make_article(owner))
     errors = _errors(phone_page)
     login_to_portal(phone_page, account.email)
-    paths = ["/portal/", "/portal/tickets/", "/portal/requests/new/", "/portal/requests/new/access/",
-             "/portal/bills/", "/portal/reports/", "/portal/feedback/", "/portal/help/",
-             f"/portal/help/diagnose/{checklist.pk}/", "/portal/usage/", "/portal/plan/", "/portal/security/"]  # fmt: skip
+    paths = [
+        "/portal/", "/portal/tickets/", "/portal/requests/new/", "/portal/requests/new/access/", "/portal/bills/",
+        "/portal/reports/", "/portal/feedback/", "/portal/help/", f"/portal/help/diagnose/{checklist.pk}/",
+        "/portal/usage/", "/portal/plan/", "/portal/security/",
+    ]  # fmt: skip
     for path in paths:
         phone_page.goto(phone_page.base_url + path)
         phone_page.wait_for_load_state()
