@@ -22,9 +22,9 @@ def candidates(seed: int = 0) -> dict:
     return {
         "logistic_regression": LogisticRegression(max_iter=2000, class_weight="balanced"),
         "random_forest": RandomForestClassifier(
-            n_estimators=150, min_samples_leaf=5, class_weight="balanced", random_state=seed, n_jobs=1
+            n_estimators=60, min_samples_leaf=5, class_weight="balanced", random_state=seed, n_jobs=1
         ),
-        "gradient_boosting": HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=seed),
+        "gradient_boosting": HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, random_state=seed),
     }
 
 
