@@ -125,7 +125,7 @@ def value_analysis(customer: Customer, *, today: date | None = None) -> dict[str
     )
     health = float(score.overall_score) if score else None
     usage = (score.inputs or {}) if score else {}
-    needs = {n.get("tag") for n in customer_needs(customer, since=today - timedelta(days=180))}
+    needs = {n.get("tag") for n in customer_needs(customer, since=timezone.now() - timedelta(days=180))}
     opportunities = []
     if "upsell_interest" in needs:
         opportunities.append(_("Upgrade the service level (asked for in communications)"))
