@@ -8,6 +8,11 @@ class HealthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from accounts.registry import DemoStep, demo_steps
+        from health import demo
+
+        demo_steps.register(DemoStep("health_usage", demo.usage, weight=40))
+        demo_steps.register(DemoStep("health_history", demo.history, weight=90))
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {"health.view_customerhealthscore"}

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -86,6 +87,7 @@ def scores_save(
     customer_ids: Iterable[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
     fail_after_chunks: int | None = None,
+    alerts: bool = True,
 ) -> dict[str, int]:
     """Score the active tenant's customers for `day`: one row per customer and day (an existing row of the day is
     replaced), `customers.health_score` updated, then alerts. Safe to rerun after a crash at any point."""
@@ -101,7 +103,7 @@ def scores_save(
     for number, ids in enumerate(chunks):
         if fail_after_chunks is not None and number >= fail_after_chunks:
             raise RuntimeError("simulated crash")
-        counts["alerts"] += _save_chunk(day, ids, inputs, scores, drivers, model, settings)
+        counts["alerts"] += _save_chunk(day, ids, inputs, scores, drivers, model, settings, alerts=alerts)
         counts["scored"] += len(ids)
         if progress is not None:
             progress(counts["scored"], len(known))
@@ -110,7 +112,7 @@ def scores_save(
     return counts
 
 
-def _save_chunk(day, ids, inputs, scores, drivers, model, settings) -> int:
+def _save_chunk(day, ids, inputs, scores, drivers, model, settings, *, alerts: bool = True) -> int:
     ids = [int(i) for i in ids]
     window = int(settings.alert_window_days)
     history = pd.DataFrame.from_records(
@@ -174,7 +176,7 @@ def _save_chunk(day, ids, inputs, scores, drivers, model, settings) -> int:
                 candidates.append((r, AlertKind.DROP, max(drop, Decimal(0)), prev))
             if prev is not None and r.risk_level > prev[1]:
                 candidates.append((r, AlertKind.RISK_UP, max(drop, Decimal(0)), prev))
-        if candidates:
+        if candidates and alerts:
             alerts_made = _alerts_create(day, candidates, window)
     if alerts_made or health_score_changed.has_listeners():
         stored = {
@@ -249,7 +251,7 @@ def _announce(stored: dict, previous: dict, alerts: list[HealthAlert], window: i
                     customer,
                     message,
                     dedup_key=f"health:{alert.kind}:{customer.pk}:{alert.score_date.isoformat()}",
-                    link=f"/customers/{customer.pk}/?tab=health",
+                    link=reverse("customers:customer_detail", args=[customer.pk]) + "?tab=health",
                 )
         health_alert.send(
             sender=CustomerHealthScore,
