@@ -162,3 +162,22 @@ def test_leakage_guard_snapshot_ignores_rows_after_it(customer, tenant):
         .equals(after.fillna(-1).drop(columns=["customer_age_days"]))
     )
     assert pd_equal, "a feature changed when rows dated after the snapshot were added"
+
+
+@time_machine.travel("2026-06-15 20:00:00+08:00", tick=False)
+def test_merge_moves_scores_and_usage_to_the_survivor(owner, tenant):
+    from customers import services as customer_services
+
+    survivor = make_customer(owner, customer_name="Keep Ltd")
+    duplicate = make_customer(owner, customer_name="Keep Limited")
+    score_row(survivor, TODAY, 80)
+    score_row(duplicate, TODAY, 40)  # same day: the survivor's row stays
+    score_row(duplicate, TODAY - timedelta(days=1), 45)
+    usage(duplicate, aware(TODAY))
+    with tenant_scope(tenant):
+        customer_services.customer_merge(actor=owner, survivor=survivor, duplicate=duplicate)
+        rows = dict(CustomerHealthScore.objects.filter(customer=survivor).values_list("score_date", "overall_score"))
+        from health.models import UsageEvent
+
+        assert UsageEvent.objects.filter(customer=survivor).count() == 1
+    assert rows == {TODAY: Decimal("80.00"), TODAY - timedelta(days=1): Decimal("45.00")}
