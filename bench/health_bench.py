@@ -175,7 +175,8 @@ def main() -> None:
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
                 f"{label}: {counts['scored']} customers in {elapsed:.1f} s "
-                f"({counts['scored'] / elapsed:.0f}/s); Python peak {peak / 2**20:.0f} MiB; process max RSS {rss:.0f} MiB"
+                f"({counts['scored'] / elapsed:.0f}/s); Python peak {peak / 2**20:.0f} MiB; "
+                f"process max RSS {rss:.0f} MiB"
             )
         print(f"rows for today: {CustomerHealthScore.objects.filter(score_date=timezone.localdate()).count()}")
 
