@@ -112,8 +112,10 @@ def test_staff_cannot_sign_in_to_the_portal(owner, staff_client_as, password):
     staff = staff_client_as(owner)
     response = staff.get("/portal/")
     assert response.status_code == 302 and response["Location"].startswith("/portal/login/")
-    refused = Client().post("/portal/login/", {"email": owner.email or owner.username, "password": password})
-    assert refused.status_code == 200 and b"not right" in refused.content
+    anonymous = Client()
+    refused = anonymous.post("/portal/login/", {"email": owner.email or owner.username, "password": password})
+    assert refused.status_code == 200 and b'role="alert"' in refused.content
+    assert "portal_account_id" not in anonymous.session
 
 
 @pytest.mark.parametrize("ending", ["contact_removed", "customer_lost", "customer_deleted", "deactivated"])
@@ -193,3 +195,10 @@ def test_portal_actions_are_audited_with_the_portal_user_as_actor(owner, client)
         entry = AuditLog.objects.filter(action="crm.portal.login").latest("id")
     assert entry.actor_id is None and entry.actor_name == f"portal:{account.email}"
     assert entry.tenant_id == owner.tenant_id
+
+
+def test_the_portal_speaks_chinese_by_default_and_english_on_request(db):
+    assert "登录客户门户" in Client().get("/portal/login/").content.decode()
+    english = Client()
+    english.cookies["django_language"] = "en"
+    assert "Sign in to the customer portal" in english.get("/portal/login/").content.decode()
