@@ -76,7 +76,32 @@ def attempt(delivery_id: int) -> bool | None:
                 audit_record(
                     action=action, obj=delivery, tenant=delivery.tenant, changes={"attempts": (None, delivery.attempts)}
                 )
+            if delivery.status == DeliveryStatus.FAILED:
+                _tell_admins(delivery)
         return not error
+
+
+def _tell_admins(delivery: WebhookDelivery) -> None:
+    """The tenant's administrators learn of a request the ticket system never received (once per delivery)."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    from accounts.models import User
+    from accounts.roles import TENANT_ADMIN
+    from accounts.services import notify
+
+    admins = User.objects.filter(tenant_id=delivery.tenant_id, is_active=True, groups__name=TENANT_ADMIN).distinct()
+    for admin in admins:
+        notify(
+            admin,
+            "portal_webhook_failed",
+            delivery,
+            _("A portal request could not be sent to the ticket system after %(n)d attempts: %(error)s")
+            % {"n": delivery.attempts, "error": delivery.last_error[:200]},
+            dedup_key=f"portal-webhook-failed:{delivery.pk}:{admin.pk}",
+            link=reverse("admin:portal_webhookdelivery_change", args=[delivery.pk]),
+            email=False,
+        )
 
 
 @shared_task(bind=True, name="portal.tasks.deliver_webhook", max_retries=MAX_ATTEMPTS - 1)

@@ -138,6 +138,8 @@ def test_the_webhook_is_signed_retried_and_failures_are_logged(owner, account, m
     with tenant_scope(owner.tenant):
         failing.refresh_from_db()
     assert failing.status == DeliveryStatus.FAILED and "connection refused" in failing.last_error
+    with tenant_scope(owner.tenant):
+        assert Notification.objects.filter(recipient=owner, kind="portal_webhook_failed").count() == 1
 
 
 def test_the_celery_task_retries_with_backoff(owner, account, monkeypatch):
