@@ -104,3 +104,32 @@ class _Labels:
 
 # Audit action code -> readable label ("crm.contract.renewed" -> "Contract renewed"), shown on timelines.
 audit_labels = _Labels()
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """A part of the demo data (`seed_demo`, `generate_demo`): `run(tenant, rng, context)` inside the tenant's
+    scope, in weight order; `context` is a dict the steps share (e.g. the latent health of each customer)."""
+
+    key: str
+    run: Callable[[Any, Any, dict], Any]
+    weight: int = 100
+
+
+demo_steps: Registry[DemoStep] = Registry("demo_steps")
+
+
+def run_demo_steps(tenant, *, seed: int = 20250815, log: Callable[[str], Any] | None = None) -> dict:
+    """Run every registered demo step for `tenant` (used by seed_demo and generate_demo --history)."""
+    import random
+
+    from accounts.tenancy import tenant_scope
+
+    rng = random.Random(seed)
+    context: dict = {}
+    with tenant_scope(tenant):
+        for step in demo_steps:
+            result = step.run(tenant, rng, context)
+            if log is not None:
+                log(f"demo step {step.key}: {result}")
+    return context

@@ -7,6 +7,10 @@ class CommunicationsConfig(AppConfig):
     verbose_name = _("Communications")
 
     def ready(self) -> None:
+        from accounts.registry import DemoStep, demo_steps
+        from communications import demo
+
+        demo_steps.register(DemoStep("communications", demo.run, weight=30))
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {"communications.view_communication"}

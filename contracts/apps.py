@@ -7,6 +7,10 @@ class ContractsConfig(AppConfig):
     verbose_name = _("Contracts")
 
     def ready(self) -> None:
+        from accounts.registry import DemoStep, demo_steps
+        from contracts import demo
+
+        demo_steps.register(DemoStep("contracts", demo.run, weight=10))
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {"contracts.view_contract"}

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "contracts",
     "service_records",
     "communications",
+    "health",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -31,7 +31,23 @@ def dashboard(request):
         context["recent_audit"] = AuditLog.objects.select_related("actor")[:8]
     if request.user.has_perm("accounts.view_jobrun"):
         context["recent_jobs"] = JobRun.objects.all()[:5]
+    context["cards"] = _dashboard_cards(request)
     return render(request, "dashboard.html", context)
+
+
+def _dashboard_cards(request) -> list[str]:
+    """The cards registered in `accounts.registry.dashboard_cards` the user may see, rendered in weight order."""
+    from django.template.loader import render_to_string
+
+    from accounts.registry import dashboard_cards
+
+    rendered = []
+    for card in dashboard_cards:
+        if card.permission and not request.user.has_perm(card.permission):
+            continue
+        extra = card.context(request) if card.context is not None else {}
+        rendered.append(render_to_string(card.template, {"card": card, **extra}, request=request))
+    return rendered
 
 
 def _check_database() -> str:

@@ -617,3 +617,25 @@ def customer_last_contact_touch(*, customer_id: int, contact_id: int | None, whe
         )
     if changed:
         customers_changed(current_tenant().pk)
+
+
+def customers_figures_set(*, field: str, values: dict[int, Any], chunk: int = 1000) -> int:
+    """Denormalised figures computed by a higher app (`health_score` by health, `ltv` from contract revenue):
+    one UPDATE ... CASE per chunk of ids, no model signals, no audit (they are derived, not edited)."""
+    from django.db.models import Case, DecimalField, Value, When
+
+    if field not in {"health_score", "ltv"}:
+        raise ValueError(f"{field} is not a denormalised figure")
+    output = Customer._meta.get_field(field)
+    items = list(values.items())
+    updated = 0
+    for start in range(0, len(items), chunk):
+        part = items[start : start + chunk]
+        case = Case(
+            *[When(pk=pk, then=Value(value)) for pk, value in part],
+            output_field=DecimalField(max_digits=output.max_digits, decimal_places=output.decimal_places),
+        )
+        updated += Customer.objects.filter(pk__in=[pk for pk, _v in part]).update(**{field: case})
+    if updated:
+        customers_changed(current_tenant().pk)  # the list pages show these figures: never serve them stale
+    return updated

@@ -43,6 +43,7 @@ MAX_BATCH = 1000
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
 TEXT_LIMIT = 20000
 MANUAL_SOURCE = "manual"
+PORTAL_SOURCE = "portal"  # requests sent from the customer portal (portal app)
 CSV_SOURCE = "csv"
 # Fields the ticket system (or staff) may set; the SLA columns are derived.
 TICKET_FIELDS = (
@@ -556,13 +557,17 @@ def _save_record(record: ServiceRecord, actor: User, now: datetime) -> list[str]
 
 
 @transaction.atomic
-def record_create(*, actor: User, customer: Customer, data: dict[str, Any], request=None) -> ServiceRecord:
-    """A ticket entered by staff (source "manual"); the contract in force on its opening day gives the SLA."""
+def record_create(
+    *, actor: User, customer: Customer, data: dict[str, Any], request=None, source_system: str = MANUAL_SOURCE
+) -> ServiceRecord:
+    """A ticket entered by staff (source "manual") or sent from the customer portal (source "portal");
+    the contract in force on its opening day gives the SLA."""
     now = timezone.now()
+    prefix = "P" if source_system == PORTAL_SOURCE else "M"
     record = ServiceRecord(
         customer=customer,
-        source_system=MANUAL_SOURCE,
-        external_id=data.get("external_id") or f"M-{uuid.uuid4().hex[:12].upper()}",
+        source_system=source_system,
+        external_id=data.get("external_id") or f"{prefix}-{uuid.uuid4().hex[:12].upper()}",
     )
     for name in TICKET_FIELDS:
         if name in data:

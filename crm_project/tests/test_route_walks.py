@@ -64,6 +64,17 @@ PUBLIC_PAGES = {
     "set_language": "the language switcher works before signing in",
     "healthz": "the load balancer's health check",
 }
+# Customer-portal pages (namespace `portal`, issue 13) sign in portal accounts, never staff users: anonymous and
+# staff callers are sent to /portal/login/ (checked below). Their isolation is walked with portal accounts of another
+# customer and another tenant in portal/tests/test_isolation_walk.py, so the staff isolation walk skips them.
+PORTAL_NAMESPACE = "portal"
+PORTAL_PUBLIC_PAGES = {
+    "portal:login": "the portal's sign-in page",
+    "portal:login_code": "the second sign-in step (sends back to the sign-in page without a pending sign-in)",
+    "portal:logout": "signing out needs no session",
+    "portal:password_reset": "asks for a reset link",
+    "portal:set_password": "the one-time link is the credential",
+}
 # Staff routes with an object id that another tenant cannot be sent to with tenant A's ids, with the reason.
 ISOLATION_EXEMPT = {
     "customers:customer_import_preview": "`token` names an import file in the importer's own session folder, "
@@ -114,7 +125,7 @@ def test_allow_lists_name_existing_routes():
     names = {route.name for route in iter_routes()}
     templates = {route.template for route in iter_routes()}
     load_route_registries()
-    for name in [*PUBLIC_API, *PUBLIC_PAGES, *ISOLATION_EXEMPT, *KNOWN_SERVER_ERRORS]:
+    for name in [*PUBLIC_API, *PUBLIC_PAGES, *PORTAL_PUBLIC_PAGES, *ISOLATION_EXEMPT, *KNOWN_SERVER_ERRORS]:
         assert name in names, f"{name} is allow-listed in test_route_walks.py but no longer exists: remove it"
     for template in UNWALKABLE:
         assert template in templates, f"{template} is allow-listed but no longer exists: remove it"
@@ -221,6 +232,13 @@ def test_staff_page_role_walk(role, tenant, owner):
             where = f"{method} {url} as {role}: {status}"
             if status >= 500:
                 failures.append(f"{where} (server error)")
+            elif route.namespace == PORTAL_NAMESPACE:
+                # A staff session (or none) is not a portal session: every portal page but the public ones
+                # sends to the portal's own sign-in page.
+                if route.name in PORTAL_PUBLIC_PAGES:
+                    continue
+                if not (status == 405 or (status == 302 and response["Location"].startswith("/portal/login/"))):
+                    failures.append(f"{where}, expected a redirect to the portal's sign-in page")
             elif user is None and route.name not in PUBLIC_PAGES:
                 refused = status in (401, 403, 405) or (status == 302 and "/accounts/login/" in response["Location"])
                 if not refused:
@@ -239,6 +257,8 @@ def test_every_object_route_is_isolated_between_tenants(tenant, owner, other_ten
     walked = 0
     for route in iter_routes():
         if not route.kwargs or route.template.startswith("admin/") or route.name in ISOLATION_EXEMPT:
+            continue
+        if route.namespace == PORTAL_NAMESPACE:  # walked with portal accounts (see PORTAL_NAMESPACE above)
             continue
         if route.is_api and (route.url_name in PUBLIC_API or _signed(route)):
             continue

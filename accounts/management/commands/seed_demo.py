@@ -48,4 +48,8 @@ class Command(BaseCommand):
         demo_steps = getattr(settings, "CRM_DEMO_DATA_COMMANDS", [])
         for command, kwargs in demo_steps:
             call_command(command, tenant=DEMO_TENANT, **kwargs)
+        # Then every app's registered history (contracts, tickets, communications, usage, health): accounts.registry.
+        from accounts.registry import run_demo_steps
+
+        run_demo_steps(tenant, log=self.stdout.write)
         self.stdout.write(self.style.SUCCESS(f"Demo tenant '{DEMO_TENANT}' created."))

@@ -1,0 +1,185 @@
+"""Benchmark of the nightly health scoring (figures for docs/performance.md).
+
+    .venv/bin/python bench/health_bench.py --customers 10000     # SQLite (data/bench_health.sqlite3)
+    DATABASE_URL=mysql://root@127.0.0.1:3306/crm_health_bench .venv/bin/python bench/health_bench.py
+
+1. migrate; tenant "Health Bench" gets --customers customers (bulk), each with a signed yearly contract,
+   4 quarterly invoices (some late), --tickets tickets (60 % rated) and --events usage events over the last
+   90 days, all bulk-inserted. A tenant that already has the volume is reused.
+2. one customer: `services.customer_score_calculate` (what the calculate API does), 20 runs: mean / p95.
+3. the nightly run for the whole tenant (`services.scores_save(today)`), wall time and peak memory
+   (tracemalloc peak of Python allocations + ru_maxrss of the process), then a rerun (replaces the rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'data' / 'bench_health.sqlite3'}")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import Tenant, User  # noqa: E402
+from accounts.services import tenant_create  # noqa: E402
+from accounts.tenancy import tenant_scope  # noqa: E402
+from contracts.models import Contract, Invoice  # noqa: E402
+from customers.models import Customer  # noqa: E402
+from health import services  # noqa: E402
+from health.models import CustomerHealthScore, UsageEvent  # noqa: E402
+from service_records.models import ServiceRecord  # noqa: E402
+
+BATCH = 2000
+
+
+def generate(tenant, n: int, tickets: int, events: int, rng: random.Random) -> None:
+    today = timezone.localdate()
+    now = timezone.now()
+    author = User.objects.filter(tenant=tenant).first()
+    have = Customer.objects.count()
+    for start in range(have, n, BATCH):
+        size = min(BATCH, n - start)
+        with transaction.atomic():
+            customers = Customer.objects.bulk_create(
+                [
+                    Customer(
+                        customer_code=f"CB{start + i:08d}",
+                        customer_name=f"Bench customer {start + i}",
+                        normalized_name=f"bench customer {start + i}",
+                        name_key=f"bench customer {start + i}",
+                        status=2,
+                    )
+                    for i in range(size)
+                ]
+            )
+            if customers[0].pk is None:
+                customers = list(Customer.objects.filter(customer_code__gte=f"CB{start:08d}").order_by("pk")[:size])
+            contracts = Contract.objects.bulk_create(
+                [
+                    Contract(
+                        customer=c,
+                        contract_code=f"CTB{c.pk:09d}",
+                        contract_name="Bench",
+                        contract_amount=Decimal(rng.randint(5, 60) * 10000),
+                        start_date=today - timedelta(days=rng.randint(30, 330)),
+                        end_date=today + timedelta(days=rng.randint(30, 330)),
+                        status=2,
+                        created_by=author,
+                    )
+                    for c in customers
+                ]
+            )
+            if contracts[0].pk is None:
+                contracts = list(Contract.objects.filter(customer__in=customers).order_by("pk"))
+            Invoice.objects.bulk_create(
+                [
+                    Invoice(
+                        contract=k,
+                        invoice_number=f"IB{k.pk}-{q}",
+                        amount=k.contract_amount / 4,
+                        issue_date=today - timedelta(days=30 + 91 * q),
+                        due_date=today - timedelta(days=91 * q),
+                        paid_date=today - timedelta(days=91 * q - rng.choice([-3, 0, 0, 10])),
+                        status="paid",
+                    )
+                    for k in contracts
+                    for q in range(4)
+                ]
+            )
+            ServiceRecord.objects.bulk_create(
+                [
+                    ServiceRecord(
+                        customer=c,
+                        source_system="bench",
+                        external_id=f"B{c.pk}-{t}",
+                        title="Bench ticket",
+                        priority="P3",
+                        status="closed",
+                        opened_at=now - timedelta(days=rng.randint(1, 170)),
+                        satisfaction_overall=rng.randint(2, 5) if rng.random() < 0.6 else None,
+                        rated_at=now - timedelta(days=rng.randint(1, 170)),
+                    )
+                    for c in customers
+                    for t in range(tickets)
+                ]
+            )
+            UsageEvent.objects.bulk_create(
+                [
+                    UsageEvent(
+                        customer=c,
+                        event_id=f"B{c.pk}-{e}",
+                        user_identifier=f"u{e % 5}",
+                        event_type="login" if e % 2 else "feature_use",
+                        feature_name=f"f{e % 7}",
+                        occurred_at=now - timedelta(days=rng.randint(0, 89)),
+                    )
+                    for c in customers
+                    for e in range(events)
+                ]
+            )
+        print(f"  generated {start + size} customers", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=10000)
+    parser.add_argument("--tickets", type=int, default=4)
+    parser.add_argument("--events", type=int, default=20)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    tenant = Tenant.objects.filter(name="Health Bench").first() or tenant_create(
+        name="Health Bench", admin_username="hbadmin", admin_password="bench-Passw0rd!"
+    )
+    rng = random.Random(11)
+    with tenant_scope(tenant):
+        started = time.perf_counter()
+        generate(tenant, args.customers, args.tickets, args.events, rng)
+        print(f"data ready: {Customer.objects.count()} customers ({time.perf_counter() - started:.1f} s)")
+        actor = User.objects.filter(tenant=tenant).first()
+        customer = Customer.objects.order_by("pk").first()
+        timings = []
+        for _i in range(20):
+            t = time.perf_counter()
+            services.customer_score_calculate(actor=actor, customer=customer)
+            timings.append(time.perf_counter() - t)
+        timings.sort()
+        print(
+            f"one customer (calculate): mean {statistics.fmean(timings) * 1000:.1f} ms, "
+            f"p95 {timings[int(len(timings) * 0.95) - 1] * 1000:.1f} ms"
+        )
+        for label in ("nightly run", "rerun (replaces the day's rows)"):
+            tracemalloc.start()
+            t = time.perf_counter()
+            counts = services.scores_save(timezone.localdate())
+            elapsed = time.perf_counter() - t
+            _current, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"{label}: {counts['scored']} customers in {elapsed:.1f} s "
+                f"({counts['scored'] / elapsed:.0f}/s); Python peak {peak / 2**20:.0f} MiB; "
+                f"process max RSS {rss:.0f} MiB"
+            )
+        print(f"rows for today: {CustomerHealthScore.objects.filter(score_date=timezone.localdate()).count()}")
+
+
+if __name__ == "__main__":
+    main()
