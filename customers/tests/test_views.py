@@ -978,7 +978,7 @@ def test_registered_list_column_is_shown_sorted_and_costs_one_query_for_the_page
 
     from customers.extensions import ListColumn, list_columns
 
-    crowded = make_customer(owner, customer_name="Crowded Co", contacts=[{"contact_name": f"C{i}"} for i in range(3)])
+    make_customer(owner, customer_name="Crowded Co", contacts=[{"contact_name": f"C{i}"} for i in range(3)])
     make_customer(owner, customer_name="Quiet Co")
     list_columns.register(
         ListColumn(
