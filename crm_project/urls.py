@@ -9,6 +9,8 @@ from crm_project import views
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    # Before customers: `customers/success-tasks` must never be read as a customer id.
+    path("", include("success_tasks.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("contracts.api.urls")),
     path("", include("service_records.api.urls")),
@@ -29,6 +31,7 @@ urlpatterns = [
     path("contracts/", include("contracts.urls")),
     path("service/", include("service_records.urls")),
     path("communications/", include("communications.urls")),
+    path("tasks/", include("success_tasks.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
