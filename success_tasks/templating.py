@@ -12,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BRACED = re.compile(r"\{([^{}]*)\}")
 
 FACTS = {
     "customer_name": _("customer name"),
@@ -27,7 +28,8 @@ FACTS = {
 
 
 def unknown_placeholders(text: str) -> list[str]:
-    return sorted({name for name in PLACEHOLDER.findall(text or "") if name not in FACTS})
+    """Anything in single braces that is not a known fact (attribute or index access included)."""
+    return sorted({name for name in BRACED.findall(text or "") if name not in FACTS})
 
 
 def render(text: str, facts: dict[str, Any]) -> str:
