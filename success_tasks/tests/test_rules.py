@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.tenancy import tenant_scope
@@ -202,9 +203,16 @@ def test_renewal_risk_need(tenant, owner, customer, csm):
 def test_overdue_follow_up_becomes_a_type_4_task(tenant, owner, customer, csm, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True), tenant_scope(tenant):
         communication_services.communication_create(
-            actor=csm, customer=customer, data={"communication_type": 1, "direction": 1, "subject": "Call",
-                                                "next_action": "Send the proposal", "next_action_due": date(2026, 12, 2)},
-        )  # fmt: skip
+            actor=csm,
+            customer=customer,
+            data={
+                "communication_type": 1,
+                "direction": 1,
+                "subject": "Call",
+                "next_action": "Send the proposal",
+                "next_action_due": date(2026, 12, 2),
+            },
+        )
         FollowUp.objects.filter(customer=customer).update(due_date=date(2026, 11, 25))
         communication_services.follow_up_reminders_send(today=NOW.date())
         communication_services.follow_up_reminders_send(today=NOW.date())
@@ -271,7 +279,7 @@ def test_templates_are_not_an_injection_point(tenant, owner, csm):
         services.rule_save(actor=owner, rule=health_rule)
     bad = rule(tenant, "health_below")
     bad.title_template = "Fix {customer_name.__class__} {customer_name[0]}"
-    with pytest.raises(Exception), tenant_scope(tenant):
+    with pytest.raises(ValidationError, match="Unknown placeholder"), tenant_scope(tenant):
         services.rule_save(actor=owner, rule=bad)
     nightly(tenant)
     (task,) = tasks(tenant, rule__key="health_below")
