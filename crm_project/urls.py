@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("contracts.api.urls")),
     path("", include("service_records.api.urls")),
     path("", include("communications.api.urls")),
+    path("", include("health.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -31,6 +32,7 @@ urlpatterns = [
     path("contracts/", include("contracts.urls")),
     path("service/", include("service_records.urls")),
     path("communications/", include("communications.urls")),
+    path("health/", include("health.urls")),
     path("tasks/", include("success_tasks.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -596,3 +596,23 @@ def customer_renewal_date_set(*, customer: Customer, next_renewal_date: date | N
     """The denormalised next renewal date (the earliest end of an active contract; contracts computes it)."""
     Customer.objects.filter(pk=customer.pk).update(next_renewal_date=next_renewal_date)
     customer.next_renewal_date = next_renewal_date
+
+
+def customers_figures_set(*, field: str, values: dict[int, Any], chunk: int = 1000) -> int:
+    """Denormalised figures computed by a higher app (`health_score` by health, `ltv` from contract revenue):
+    one UPDATE ... CASE per chunk of ids, no model signals, no audit (they are derived, not edited)."""
+    from django.db.models import Case, DecimalField, Value, When
+
+    if field not in {"health_score", "ltv"}:
+        raise ValueError(f"{field} is not a denormalised figure")
+    output = Customer._meta.get_field(field)
+    items = list(values.items())
+    updated = 0
+    for start in range(0, len(items), chunk):
+        part = items[start : start + chunk]
+        case = Case(
+            *[When(pk=pk, then=Value(value)) for pk, value in part],
+            output_field=DecimalField(max_digits=output.max_digits, decimal_places=output.decimal_places),
+        )
+        updated += Customer.objects.filter(pk__in=[pk for pk, _v in part]).update(**{field: case})
+    return updated

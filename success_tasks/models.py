@@ -127,7 +127,7 @@ class CustomerSuccessTask(TenantOwnedModel):
             models.UniqueConstraint(fields=["rule", "customer", "trigger_key"], name="uk_task_trigger_key"),
         ]
         indexes = [
-            models.Index(fields=["tenant", "customer"], name="idx_tenant_customer"),
+            models.Index(fields=["tenant", "customer"], name="idx_task_tenant_customer"),
             models.Index(fields=["assigned_to"], name="idx_assigned_to"),
             models.Index(fields=["status"], name="idx_status"),
             models.Index(fields=["due_date"], name="idx_due_date"),

@@ -1,0 +1,355 @@
+"""Writes of the health app: daily scores (set-based, idempotent), alerts, usage events, settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.services import audit_record, notify
+from contracts.choices import ContractStatus
+from contracts.models import Contract
+from customers.models import Customer
+from customers.services import customers_figures_set
+from health import churn, scoring
+from health.choices import AlertKind, ChurnSource
+from health.features import load_inputs, moment
+from health.models import CustomerHealthScore, HealthAlert, HealthSettings, UsageEvent
+from health.signals import health_alert, health_score_changed
+
+CHUNK = 5000
+TWO = Decimal("0.01")
+FOUR = Decimal("0.0001")
+
+
+def _dec(value, quantum=TWO) -> Decimal | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return Decimal(str(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def settings_for_tenant() -> HealthSettings:
+    return churn.health_settings()
+
+
+def config_from(settings: HealthSettings) -> scoring.Config:
+    return scoring.Config(settings.weights, (settings.low_risk_min, settings.medium_risk_min, settings.high_risk_min))
+
+
+def compute(day: date, *, customer_ids: Iterable[int] | None = None, settings: HealthSettings | None = None):
+    """Inputs, scores and churn estimates of the active tenant's customers for `day` (nothing is written)."""
+    settings = settings or settings_for_tenant()
+    inputs = load_inputs(moment(day), customer_ids=customer_ids)
+    scores = scoring.score_frame(inputs, config_from(settings)) if not inputs.empty else pd.DataFrame()
+    if inputs.empty:
+        return inputs, scores, {}, None
+    model = churn.active_model()
+    known = scores["overall"].notna()
+    predicted = churn.predict(inputs[known], model) if known.any() else None
+    scores["churn_source"] = ChurnSource.RULES
+    scores["churn"] = scoring.rule_churn(inputs, scores)
+    drivers: dict = {}
+    if predicted is not None:
+        proba, drivers = predicted
+        scores.loc[proba.index, "churn"] = proba.clip(0, 1)
+        scores.loc[proba.index, "churn_source"] = ChurnSource.MODEL
+    return inputs, scores, drivers, (model if predicted is not None else None)
+
+
+def _row_inputs(row: dict) -> dict:
+    out = {}
+    for key, value in row.items():
+        if key in {"level", "customer_type", "industry", "status", "assigned_manager_id"}:
+            continue
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            out[key] = None
+        elif isinstance(value, (float, np.floating)):
+            out[key] = round(float(value), 4)
+        elif isinstance(value, (np.integer, int)):
+            out[key] = int(value)
+    return out
+
+
+def scores_save(
+    day: date,
+    *,
+    customer_ids: Iterable[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    fail_after_chunks: int | None = None,
+) -> dict[str, int]:
+    """Score the active tenant's customers for `day`: one row per customer and day (an existing row of the day is
+    replaced), `customers.health_score` updated, then alerts. Safe to rerun after a crash at any point."""
+    started = time.monotonic()
+    settings = settings_for_tenant()
+    inputs, scores, drivers, model = compute(day, customer_ids=customer_ids, settings=settings)
+    counts = {"customers": len(inputs), "scored": 0, "unknown": 0, "alerts": 0, "model_used": int(model is not None)}
+    if inputs.empty:
+        return counts
+    known = scores.index[scores["overall"].notna()]
+    counts["unknown"] = int(len(scores) - len(known))
+    chunks = [known[i : i + CHUNK] for i in range(0, len(known), CHUNK)]
+    for number, ids in enumerate(chunks):
+        if fail_after_chunks is not None and number >= fail_after_chunks:
+            raise RuntimeError("simulated crash")
+        counts["alerts"] += _save_chunk(day, ids, inputs, scores, drivers, model, settings)
+        counts["scored"] += len(ids)
+        if progress is not None:
+            progress(counts["scored"], len(known))
+    counts["ltv_updated"] = ltv_refresh(customer_ids=list(inputs.index))
+    counts["seconds"] = round(time.monotonic() - started, 2)
+    return counts
+
+
+def _save_chunk(day, ids, inputs, scores, drivers, model, settings) -> int:
+    ids = [int(i) for i in ids]
+    window = int(settings.alert_window_days)
+    history = pd.DataFrame.from_records(
+        list(
+            CustomerHealthScore.objects.filter(
+                customer_id__in=ids, score_date__gte=day - timedelta(days=window), score_date__lt=day
+            )
+            .order_by("customer_id", "score_date")
+            .values("customer_id", "score_date", "overall_score", "risk_level")
+        )
+    )
+    previous: dict[int, tuple[Decimal, int]] = {}
+    peak: dict[int, Decimal] = {}
+    if not history.empty:
+        last = history.groupby("customer_id").tail(1)
+        previous = {int(r.customer_id): (r.overall_score, int(r.risk_level)) for r in last.itertuples()}
+        peak = history.groupby("customer_id")["overall_score"].max().to_dict()
+    rows = []
+    for customer_id in ids:
+        s = scores.loc[customer_id]
+        row_inputs = inputs.loc[customer_id].to_dict()
+        factors, steps = scoring.explain(row_inputs, {"overall": float(s["overall"])})
+        rows.append(
+            CustomerHealthScore(
+                customer_id=customer_id,
+                score_date=day,
+                overall_score=_dec(s["overall"]),
+                satisfaction_score=_dec(s["satisfaction"]),
+                activity_score=_dec(s["activity"]),
+                financial_score=_dec(s["financial"]),
+                contract_score=_dec(s["contract"]),
+                risk_level=int(s["risk_level"]),
+                churn_probability=_dec(s["churn"], FOUR),
+                churn_source=s["churn_source"],
+                churn_model_version=model.version
+                if model is not None and s["churn_source"] == ChurnSource.MODEL
+                else None,
+                factors=factors,
+                recommendations=steps,
+                data_completeness=_dec(s["completeness"], Decimal("0.001")),
+                inputs=_row_inputs(row_inputs),
+                churn_drivers=drivers.get(customer_id, []),
+            )
+        )
+    fields = [
+        f.name
+        for f in CustomerHealthScore._meta.concrete_fields
+        if f.name not in {"id", "tenant", "customer", "score_date", "created_at"}
+    ]
+    alerts_made = []
+    with transaction.atomic():
+        CustomerHealthScore.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["tenant", "customer", "score_date"], update_fields=fields
+        )
+        customers_figures_set(field="health_score", values={r.customer_id: r.overall_score for r in rows})
+        candidates = []
+        for r in rows:
+            prev = previous.get(r.customer_id)
+            drop = (Decimal(peak[r.customer_id]) - r.overall_score) if r.customer_id in peak else Decimal(0)
+            if drop >= settings.alert_drop_points:
+                candidates.append((r, AlertKind.DROP, max(drop, Decimal(0)), prev))
+            if prev is not None and r.risk_level > prev[1]:
+                candidates.append((r, AlertKind.RISK_UP, max(drop, Decimal(0)), prev))
+        if candidates:
+            alerts_made = _alerts_create(day, candidates, window)
+    if alerts_made or health_score_changed.has_listeners():
+        stored = {
+            s.customer_id: s
+            for s in CustomerHealthScore.objects.filter(customer_id__in=ids, score_date=day).select_related("customer")
+        }
+        transaction.on_commit(lambda: _announce(stored, previous, alerts_made, window))
+    return len(alerts_made)
+
+
+def _alerts_create(day, candidates, window) -> list[HealthAlert]:
+    customer_ids = {r.customer_id for r, *_rest in candidates}
+    existing = set(
+        HealthAlert.objects.filter(
+            customer_id__in=customer_ids, score_date__gt=day - timedelta(days=window)
+        ).values_list("customer_id", "kind", "score_date")
+    )
+    recent_drop = {c for c, k, d in existing if k == AlertKind.DROP}
+    new = []
+    for r, kind, drop, prev in candidates:
+        if kind == AlertKind.DROP and r.customer_id in recent_drop:
+            continue  # one drop alert per customer per window
+        if (r.customer_id, kind, day) in existing:
+            continue
+        new.append(
+            HealthAlert(
+                customer_id=r.customer_id,
+                kind=kind,
+                score_date=day,
+                drop=drop,
+                previous_risk_level=prev[1] if prev else None,
+                risk_level=r.risk_level,
+            )
+        )
+    HealthAlert.objects.bulk_create(new, ignore_conflicts=True)
+    return new
+
+
+def _announce(stored: dict, previous: dict, alerts: list[HealthAlert], window: int) -> None:
+    for customer_id, score in stored.items():
+        prev = previous.get(customer_id)
+        health_score_changed.send(
+            sender=CustomerHealthScore,
+            score=score,
+            customer=score.customer,
+            previous_overall=prev[0] if prev else None,
+            previous_risk_level=prev[1] if prev else None,
+        )
+    for alert in alerts:
+        score = stored.get(alert.customer_id)
+        if score is None:
+            continue
+        customer = score.customer
+        if customer.assigned_manager_id:
+            manager = User.objects.filter(pk=customer.assigned_manager_id, is_active=True).first()
+            if manager is not None:
+                if alert.kind == AlertKind.DROP:
+                    message = _("Health of %(c)s dropped %(d)s points to %(s)s") % {
+                        "c": customer.customer_name,
+                        "d": alert.drop,
+                        "s": score.overall_score,
+                    }
+                else:
+                    message = _("Risk level of %(c)s rose from %(p)s to %(r)s") % {
+                        "c": customer.customer_name,
+                        "p": alert.previous_risk_level,
+                        "r": alert.risk_level,
+                    }
+                notify(
+                    manager,
+                    f"health.{alert.kind}",
+                    customer,
+                    message,
+                    dedup_key=f"health:{alert.kind}:{customer.pk}:{alert.score_date.isoformat()}",
+                    link=f"/customers/{customer.pk}/?tab=health",
+                )
+        health_alert.send(
+            sender=CustomerHealthScore,
+            customer=customer,
+            kind=str(alert.kind),
+            score=score,
+            drop=alert.drop,
+            window_days=window,
+            previous_risk_level=alert.previous_risk_level,
+            risk_level=alert.risk_level,
+        )
+
+
+def customer_score_calculate(*, actor: User | None, customer: Customer, day: date | None = None, request=None) -> dict:
+    """Score one customer now (the API's calculate); returns the stored row, or the 'unknown' answer."""
+    day = day or timezone.localdate()
+    counts = scores_save(day, customer_ids=[customer.pk])
+    row = CustomerHealthScore.objects.filter(customer=customer, score_date=day).first()
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action="crm.health.calculated",
+            obj=customer,
+            changes={"overall_score": [None, str(row.overall_score) if row else None]},
+            request=request,
+        )
+    return {"row": row, "counts": counts}
+
+
+def ltv_refresh(*, customer_ids: list[int] | None = None) -> int:
+    """customers.ltv = the revenue of the customer's contracts (every non-draft contract's amount)."""
+    queryset = Contract.objects.exclude(status=ContractStatus.DRAFT)
+    if customer_ids is not None:
+        queryset = queryset.filter(customer_id__in=customer_ids)
+    totals = dict(queryset.values_list("customer_id").annotate(total=Sum("contract_amount")).order_by())
+    if customer_ids is not None:
+        current = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "ltv"))
+    else:
+        current = dict(Customer.objects.values_list("pk", "ltv"))
+    changed = {pk: totals.get(pk, Decimal(0)) for pk, ltv in current.items() if totals.get(pk, Decimal(0)) != ltv}
+    return customers_figures_set(field="ltv", values=changed) if changed else 0
+
+
+# --- Usage events ---------------------------------------------------------------------------------------------------
+def usage_events_ingest(*, events: list[dict[str, Any]]) -> dict[str, int]:
+    """Store validated events (customer ids already checked to belong to the tenant); an event id seen before is
+    skipped, so a retried batch stores nothing twice."""
+    ids = [e["event_id"] for e in events]
+    seen = set(UsageEvent.objects.filter(event_id__in=ids).values_list("event_id", flat=True))
+    fresh, batch_ids = [], set()
+    for e in events:
+        if e["event_id"] in seen or e["event_id"] in batch_ids:
+            continue
+        batch_ids.add(e["event_id"])
+        fresh.append(
+            UsageEvent(
+                customer_id=e["customer_id"],
+                event_id=e["event_id"],
+                user_identifier=e.get("user_id") or "",
+                event_type=e["event_type"],
+                feature_name=e.get("feature_name") or "",
+                occurred_at=e["occurred_at"],
+            )
+        )
+    with transaction.atomic():
+        UsageEvent.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=1000)
+    return {"received": len(events), "stored": len(fresh), "duplicates": len(events) - len(fresh)}
+
+
+def settings_update(*, actor: User, data: dict[str, Any], request=None) -> HealthSettings:
+    settings = HealthSettings.objects.first() or HealthSettings()
+    before = {k: getattr(settings, k) for k in data}
+    for key, value in data.items():
+        setattr(settings, key, value)
+    settings.full_clean()
+    with transaction.atomic():
+        settings.save()
+        audit_record(
+            actor=actor,
+            action="crm.health.settings_changed",
+            obj=settings,
+            changes={k: [str(before[k]), str(v)] for k, v in data.items() if before[k] != v},
+            request=request,
+        )
+    return settings
+
+
+def churn_model_train(*, actor: User | None = None, today: date | None = None) -> churn.TrainResult:
+    result = churn.train(today=today)
+    if actor is not None and result.model is not None:
+        audit_record(actor=actor, action="crm.health.model_trained", obj=result.model, changes={}, request=None)
+    return result
+
+
+def scores_move(*, survivor: Customer, duplicate: Customer) -> int:
+    """Merge: usage events and alerts follow the survivor; the duplicate's daily rows are dropped where the
+    survivor has a row that day and moved otherwise."""
+    survivor_days = set(CustomerHealthScore.objects.filter(customer=survivor).values_list("score_date", flat=True))
+    CustomerHealthScore.objects.filter(customer=duplicate, score_date__in=survivor_days).delete()
+    moved = CustomerHealthScore.objects.filter(customer=duplicate).update(customer=survivor)
+    moved += UsageEvent.objects.filter(customer=duplicate).update(customer=survivor)
+    HealthAlert.objects.filter(customer=duplicate).delete()
+    return moved
