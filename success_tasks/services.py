@@ -181,10 +181,12 @@ def task_update(*, actor: User, task: CustomerSuccessTask, data: dict[str, Any],
         return task
     for field, value in data.items():
         setattr(task, field, value)
+    fields = [*changes, "updated_at"]
     if "effectiveness_score" in changes:
         task.effectiveness_set_by = actor if data["effectiveness_score"] is not None else None
+        fields.append("effectiveness_set_by")
     task.full_clean(exclude=["tenant"])
-    task.save()
+    task.save(update_fields=fields)  # only what changed: a stale copy never undoes a status change
     audit_record(action="crm.success_task.updated", actor=actor, obj=task, changes=changes, request=request)
     return task
 
@@ -454,7 +456,7 @@ def rebalance_plan(team: str, *, now: datetime | None = None) -> tuple[list[Move
     """Which pending tasks of the team to move so the weighted loads even out (absent members hand theirs over).
 
     In-progress tasks stay with their owner. Pending ones are placed heaviest first on the least loaded available
-    member; a task stays with its owner unless that owner is absent or carries more than one such task above the
+    member; a task stays with its owner unless that owner is absent or is at least the task's weight above the
     lightest member. Returns (moves, loads before, loads after) keyed by user id.
     """
     now = now or timezone.now()
@@ -483,7 +485,8 @@ def rebalance_plan(team: str, *, now: datetime | None = None) -> tuple[list[Move
         weight = task_weight(task.priority, task.due_date, now)
         lightest = min(available, key=lambda uid: (after[uid], members[uid].username))
         owner = task.assigned_to_id
-        keep = owner in available and after[owner] <= after[lightest] + weight
+        # Stay with the owner unless the lightest member is behind by a whole task or more.
+        keep = owner in available and after[owner] - after[lightest] < weight
         target = owner if keep else lightest
         after[target] += weight
         if target != owner:
