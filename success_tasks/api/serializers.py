@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from crm_project.api.mixins import RefuseReadOnlyMixin
-from success_tasks.choices import TaskPriority, TaskStatus, TaskType
+from success_tasks.choices import TaskStatus, TaskType
 from success_tasks.services import assignable_users
 
 BIG = 2**62
@@ -60,7 +60,9 @@ class TaskCreateSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     task_title = serializers.CharField(max_length=200)
     task_description = serializers.CharField(max_length=10000, required=False, allow_blank=True)
     task_type = serializers.ChoiceField(choices=TaskType.choices)
-    priority = serializers.ChoiceField(choices=TaskPriority.choices, required=False)
+    priority = serializers.IntegerField(
+        min_value=1, max_value=4, required=False, help_text="1 low, 2 medium, 3 high, 4 urgent"
+    )
     assigned_to = AssigneeField(required=False)
     due_date = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -83,7 +85,7 @@ class TaskUpdateSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     task_title = serializers.CharField(max_length=200)
     task_description = serializers.CharField(max_length=10000, required=False, allow_blank=True)
     task_type = serializers.ChoiceField(choices=TaskType.choices)
-    priority = serializers.ChoiceField(choices=TaskPriority.choices)
+    priority = serializers.IntegerField(min_value=1, max_value=4, help_text="1 low, 2 medium, 3 high, 4 urgent")
     due_date = serializers.DateTimeField(required=False, allow_null=True)
     effectiveness_score = serializers.DecimalField(
         max_digits=3, decimal_places=2, min_value=0, max_value=1, required=False, allow_null=True

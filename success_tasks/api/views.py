@@ -106,7 +106,9 @@ class CustomerTaskListCreateView(TaskListView):
     def get_queryset(self):
         return super().get_queryset().filter(customer=self.get_customer())
 
-    @extend_schema(responses={200: TaskSerializer(many=True)}, tags=["success-tasks"])
+    @extend_schema(
+        responses={200: TaskSerializer(many=True)}, tags=["success-tasks"], operation_id="customer_success_tasks_list"
+    )
     def get(self, request, customer_id):
         return super().get(request)
 
