@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "service_records",
     "communications",
     "health",
+    "success_tasks",
     "portal",
 ]
 

@@ -9,6 +9,8 @@ from crm_project import views
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    # Before customers: `customers/success-tasks` must never be read as a customer id.
+    path("", include("success_tasks.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("contracts.api.urls")),
     path("", include("service_records.api.urls")),
@@ -31,6 +33,7 @@ urlpatterns = [
     path("service/", include("service_records.urls")),
     path("communications/", include("communications.urls")),
     path("health/", include("health.urls")),
+    path("tasks/", include("success_tasks.urls")),
     path("portal/", include("portal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

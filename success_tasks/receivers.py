@@ -1,0 +1,135 @@
+"""What success_tasks does when the lower apps report something (their signals), plus merge and timeline."""
+
+from __future__ import annotations
+
+import logging
+
+from django.dispatch import receiver
+from django.urls import reverse
+
+from accounts.models import AuditLog
+from accounts.registry import audit_labels
+from accounts.tenancy import current_tenant, tenant_scope
+from communications.signals import communication_logged, follow_up_due
+from customers.extensions import TimelineEntry
+from customers.models import Customer
+from customers.signals import customer_merged
+from service_records.signals import nps_received, rating_received, sla_breached
+from success_tasks.choices import Trigger
+
+logger = logging.getLogger(__name__)
+
+
+def _run(customer, trigger: str, check) -> None:
+    """Evaluate one trigger for one customer inside the customer's tenant; a failure never breaks the sender."""
+    from success_tasks import services
+
+    if customer is None:
+        return
+    try:
+        scope = current_tenant()
+        if scope is not None and scope.pk == customer.tenant_id:
+            services.rules_on_event(trigger, customer, check)
+        else:
+            from accounts.models import Tenant
+
+            with tenant_scope(Tenant.objects.get(pk=customer.tenant_id)):
+                services.rules_on_event(trigger, customer, check)
+    except Exception:
+        logger.exception("playbook rules for %s on customer %s failed", trigger, getattr(customer, "pk", None))
+
+
+@receiver(rating_received, dispatch_uid="success_tasks.rating")
+def on_rating(sender, record=None, customer=None, **kwargs) -> None:
+    from success_tasks import playbook
+
+    _run(customer or record.customer, Trigger.SATISFACTION_BELOW, lambda rule: playbook.check_rating(rule, record))
+
+
+@receiver(nps_received, dispatch_uid="success_tasks.nps")
+def on_nps(sender, response=None, customer=None, **kwargs) -> None:
+    from success_tasks import playbook
+
+    _run(customer or response.customer, Trigger.NPS_DETRACTOR, lambda rule: playbook.check_nps(rule, response))
+
+
+@receiver(sla_breached, dispatch_uid="success_tasks.sla")
+def on_sla_breached(sender, record=None, customer=None, **kwargs) -> None:
+    from django.utils import timezone
+
+    from success_tasks import playbook
+
+    customer = customer or record.customer
+
+    def check(rule):
+        return playbook.check_sla(rule, playbook.sla_breach_count(customer.pk, rule.window_days, timezone.now()))
+
+    _run(customer, Trigger.SLA_BREACHES, check)
+
+
+@receiver(communication_logged, dispatch_uid="success_tasks.communication")
+def on_communication(sender, communication=None, customer=None, sentiment=None, needs=None, **kwargs) -> None:
+    from success_tasks import playbook
+
+    customer = customer or communication.customer
+    _run(customer, Trigger.NEGATIVE_SENTIMENT, lambda rule: playbook.check_sentiment(rule, communication, sentiment))
+    _run(customer, Trigger.RENEWAL_RISK_NEED, lambda rule: playbook.check_need(rule, communication, needs))
+
+
+@receiver(follow_up_due, dispatch_uid="success_tasks.follow_up")
+def on_follow_up_due(sender, follow_up=None, customer=None, **kwargs) -> None:
+    from success_tasks import playbook
+
+    _run(customer or follow_up.customer, Trigger.FOLLOW_UP_DUE, lambda rule: playbook.check_follow_up(rule, follow_up))
+
+
+def on_health_score_changed(sender, score=None, customer=None, **kwargs) -> None:
+    """health.signals.health_score_changed: health below X, risk level >= N (connected when health is installed)."""
+    from success_tasks import playbook
+
+    _run(customer, Trigger.HEALTH_BELOW, lambda rule: playbook.check_health_below(rule, score.overall_score))
+    _run(customer, Trigger.RISK_LEVEL, lambda rule: playbook.check_risk_level(rule, score.risk_level))
+
+
+def on_health_alert(sender, customer=None, kind=None, drop=None, window_days=None, risk_level=None, **kwargs) -> None:
+    """health.signals.health_alert: a drop within the window, or the risk level went up."""
+    from success_tasks import playbook
+
+    if kind == "drop":
+        _run(customer, Trigger.HEALTH_DROP, lambda rule: playbook.check_drop(rule, drop, window_days))
+    elif kind == "risk_up":
+        _run(customer, Trigger.RISK_LEVEL, lambda rule: playbook.check_risk_level(rule, risk_level))
+
+
+@receiver(customer_merged, sender=Customer, dispatch_uid="success_tasks.move_on_merge")
+def move_tasks_on_merge(sender, survivor, duplicate, actor=None, request=None, **kwargs) -> dict[str, int]:
+    from success_tasks import services
+
+    return {"success tasks": services.tasks_move_to_customer(source=duplicate, target=survivor, actor=actor)}
+
+
+def task_timeline_entries(request, customer, before, limit: int) -> list[TimelineEntry]:
+    """Task events (created, generated, status changes, reassignments, comments) of this customer's tasks."""
+    from success_tasks.models import CustomerSuccessTask
+
+    titles = {
+        str(pk): title
+        for pk, title in CustomerSuccessTask.objects.filter(customer=customer).values_list("pk", "task_title")
+    }
+    if not titles:
+        return []
+    entries = AuditLog.objects.filter(object_type="success_tasks.customersuccesstask", object_id__in=list(titles))
+    if before is not None:
+        entries = entries.filter(created_at__lt=before)
+    return [
+        TimelineEntry(
+            when=entry.created_at,
+            kind="success_tasks",
+            title=audit_labels.label(entry.action),
+            actor=entry.actor_name,
+            summary=titles[entry.object_id],
+            url=reverse("success_tasks:task_detail", args=[entry.object_id]),
+            icon="task",
+        )
+        for entry in entries.order_by("-created_at", "-id")[:limit]
+    ]
