@@ -41,6 +41,7 @@ PUBLIC_API = {
     "api-schema": "the OpenAPI document describes the API, it holds no data",
     "api-docs": "Swagger UI page for the schema",
     "integration_payments": "system-to-system: authenticated by the tenant's HMAC key, not by a role",
+    "usage_events": "system-to-system: the product's usage feed, authenticated by the tenant's HMAC key",
 }
 # Routes that cannot be walked, each with the reason.
 UNWALKABLE = {
