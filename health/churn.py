@@ -165,12 +165,17 @@ def active_model() -> ChurnModel | None:
     return ChurnModel.objects.filter(status=ModelStatus.ACTIVE).order_by("-version").first()
 
 
+_LOADED: dict[tuple[int, int], dict] = {}
+
+
 def _load(model: ChurnModel) -> dict:
-    cache = getattr(model, "_loaded", None)
-    if cache is None:
-        cache = joblib.load(io.BytesIO(bytes(model.artifact)))
-        model._loaded = cache
-    return cache
+    """The unpickled pipeline, kept per process by (tenant, model id): a model row never changes once stored."""
+    key = (model.tenant_id, model.pk)
+    if key not in _LOADED:
+        if len(_LOADED) > 32:
+            _LOADED.clear()
+        _LOADED[key] = joblib.load(io.BytesIO(bytes(model.artifact)))
+    return _LOADED[key]
 
 
 def predict(frame: pd.DataFrame, model: ChurnModel | None, *, drivers: bool = True, top: int = 3):
@@ -185,32 +190,46 @@ def predict(frame: pd.DataFrame, model: ChurnModel | None, *, drivers: bool = Tr
         proba = pipeline.predict_proba(X)[:, 1]
         found = {}
         if drivers:
-            # How far the probability moves when one input is set to the training median (the typical customer).
-            deltas = {}
-            for column in loaded["numeric"]:
-                if column not in loaded["medians"] or pd.isna(loaded["medians"][column]):
-                    continue
-                altered = X.copy()
-                altered[column] = loaded["medians"][column]
-                deltas[column] = proba - pipeline.predict_proba(altered)[:, 1]
-            if deltas:
-                table = pd.DataFrame(deltas, index=frame.index)
-                for customer_id, row in table.iterrows():
-                    picked = row.abs().nlargest(top)
-                    found[customer_id] = [
-                        {
-                            "feature": column,
-                            "value": _plain(X.at[customer_id, column]),
-                            "direction": "raises" if row[column] > 0 else "lowers",
-                            "impact": round(float(row[column]), 4),
-                        }
-                        for column in picked.index
-                        if abs(row[column]) >= 0.005
-                    ]
+            found = _drivers(pipeline, loaded, X, proba, frame.index, model, top)
         return pd.Series(proba, index=frame.index), found
     except Exception:  # a broken model must never stop scoring: the rules take over
         logger.exception("churn model v%s failed; using the rule-based estimate", model.version)
         return None
+
+
+def _drivers(pipeline, loaded, X, proba, index, model, top) -> dict:
+    """The inputs that move each customer's probability most when set to the training median (the typical
+    customer). All altered copies go through ONE predict call; in a batch only customers at or above the
+    model's threshold get drivers (a single customer always does)."""
+    medians = {c: v for c, v in loaded["medians"].items() if c in loaded["numeric"] and not pd.isna(v)}
+    if not medians:
+        return {}
+    chosen = np.arange(len(X)) if len(X) == 1 else np.flatnonzero(proba >= float(model.threshold))
+    found = {}
+    for start in range(0, len(chosen), 2000):
+        rows = chosen[start : start + 2000]
+        base = X.iloc[rows]
+        copies = []
+        for column, median in medians.items():
+            altered = base.copy()
+            altered[column] = median
+            copies.append(altered)
+        moved = pipeline.predict_proba(pd.concat(copies, ignore_index=True))[:, 1].reshape(len(medians), len(rows))
+        deltas = proba[rows][None, :] - moved  # (features, customers)
+        columns = list(medians)
+        for k, row in enumerate(rows):
+            order = np.argsort(-np.abs(deltas[:, k]))[:top]
+            found[index[row]] = [
+                {
+                    "feature": columns[j],
+                    "value": _plain(X.iat[row, X.columns.get_loc(columns[j])]),
+                    "direction": "raises" if deltas[j, k] > 0 else "lowers",
+                    "impact": round(float(deltas[j, k]), 4),
+                }
+                for j in order
+                if abs(deltas[j, k]) >= 0.005
+            ]
+    return found
 
 
 def _plain(value):

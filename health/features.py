@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
-from django.db.models import Avg, Count, F, Max, Min, Q, StdDev, Sum
+from django.db.models import Avg, Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
 from communications.choices import Sentiment
@@ -87,6 +88,11 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
         return pd.DataFrame(columns=NUMERIC_FEATURES + CATEGORICAL_FEATURES)
     base.index.name = "customer_id"
     ids = list(base.index)
+
+    def only(path: str = "customer_id") -> dict:
+        # A whole-tenant run filters by tenant only (the scoped manager): no 100k-id IN lists.
+        return {} if customer_ids is None else {f"{path}__in": ids}
+
     created = pd.to_datetime(base.pop("created_at"), utc=True)
     base["customer_age_days"] = (pd.Timestamp(as_of).tz_convert("UTC") - created).dt.days.astype(float).clip(lower=0)
 
@@ -98,7 +104,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     parts.append(
         _frame(
             ServiceRecord.objects.filter(
-                customer_id__in=ids, rated_at__gte=since(183), rated_at__lt=as_of, satisfaction_overall__isnull=False
+                **only(), rated_at__gte=since(183), rated_at__lt=as_of, satisfaction_overall__isnull=False
             )
             .values("customer_id")
             .annotate(rating_avg=Avg("satisfaction_overall"), rating_count=Count("id"))
@@ -107,7 +113,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     )
     parts.append(
         _frame(
-            NpsResponse.objects.filter(customer_id__in=ids, responded_at__gte=since(183), responded_at__lt=as_of)
+            NpsResponse.objects.filter(**only(), responded_at__gte=since(183), responded_at__lt=as_of)
             .values("customer_id")
             .annotate(nps_avg=Avg("score"))
             .order_by()
@@ -119,7 +125,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     previous = Q(occurred_at__gte=since(60), occurred_at__lt=since(30))
     parts.append(
         _frame(
-            UsageEvent.objects.filter(customer_id__in=ids, occurred_at__gte=since(90), occurred_at__lt=as_of)
+            UsageEvent.objects.filter(**only(), occurred_at__gte=since(90), occurred_at__lt=as_of)
             .values("customer_id")
             .annotate(
                 usage_events_90d=Count("id"),
@@ -135,7 +141,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     )
     parts.append(
         _frame(
-            ServiceRecord.objects.filter(customer_id__in=ids, opened_at__gte=since(180), opened_at__lt=as_of)
+            ServiceRecord.objects.filter(**only(), opened_at__gte=since(180), opened_at__lt=as_of)
             .values("customer_id")
             .annotate(
                 tickets_90d=Count("id", filter=Q(opened_at__gte=since(90))),
@@ -146,7 +152,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     )
     # Financial: invoices due in the last 12 months (late = paid after the due date, or still unpaid).
     due = Invoice.objects.filter(
-        contract__customer_id__in=ids, due_date__gte=today - timedelta(days=365), due_date__lte=today
+        **only("contract__customer_id"), due_date__gte=today - timedelta(days=365), due_date__lte=today
     ).exclude(status=InvoiceStatus.CANCELLED)
     late = Q(paid_date__isnull=True) | Q(paid_date__gt=today) | Q(paid_date__gt=F("due_date"))
     parts.append(
@@ -156,13 +162,13 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
                 invoices_12m=Count("id"),
                 late_invoices_12m=Count("id", filter=late),
                 amount_mean=Avg("amount"),
-                amount_std=StdDev("amount"),
+                amount_sq=Avg(F("amount") * F("amount")),
             )
             .order_by()
         )
     )
     # Contracts: active one (remaining term), renewals, lapses, amounts now and before, changes.
-    signed = Contract.objects.filter(customer_id__in=ids, start_date__lte=today).exclude(status=ContractStatus.DRAFT)
+    signed = Contract.objects.filter(**only(), start_date__lte=today).exclude(status=ContractStatus.DRAFT)
     running = Q(start_date__lte=today, end_date__gte=today) & ~Q(terminated_at__lt=as_of)
     parts.append(
         _frame(
@@ -185,7 +191,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     parts.append(
         _frame(
             ChangeRequest.objects.filter(
-                contract__customer_id__in=ids, created_at__gte=since(365), created_at__lt=as_of
+                **only("contract__customer_id"), created_at__gte=since(365), created_at__lt=as_of
             )
             .exclude(status=ChangeStatus.REJECTED)
             .values(customer_id=F("contract__customer_id"))
@@ -195,7 +201,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     )
     # Communications: sentiment now and the quarter before, complaint and renewal-risk needs.
     comms = Communication.objects.alive().filter(
-        customer_id__in=ids, communication_date__gte=since(180), communication_date__lt=as_of
+        **only(), communication_date__gte=since(180), communication_date__lt=as_of
     )
     q_recent = Q(communication_date__gte=since(90))
     parts.append(
@@ -211,7 +217,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
             .order_by()
         )
     )
-    parts.append(_needs_frame(ids, since(90), as_of))
+    parts.append(_needs_frame(only("communication__customer_id"), since(90), as_of))
 
     frame = base
     for part in parts:
@@ -220,9 +226,9 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     return _derive(frame, today)
 
 
-def _needs_frame(ids, start, end) -> pd.DataFrame:
+def _needs_frame(scope: dict, start, end) -> pd.DataFrame:
     rows = CommunicationAnalysis.objects.filter(
-        communication__customer_id__in=ids,
+        **scope,
         communication__deleted_at__isnull=True,
         communication__communication_date__gte=start,
         communication__communication_date__lt=end,
@@ -240,7 +246,7 @@ def _needs_frame(ids, start, end) -> pd.DataFrame:
 def _derive(frame: pd.DataFrame, today: date) -> pd.DataFrame:
     for column in NUMERIC_FEATURES + [
         "amount_mean",
-        "amount_std",
+        "amount_sq",
         "contracts",
         "active_amount",
         "has_active",
@@ -272,7 +278,7 @@ def _derive(frame: pd.DataFrame, today: date) -> pd.DataFrame:
         "rating_avg",
         "nps_avg",
         "amount_mean",
-        "amount_std",
+        "amount_sq",
         "active_amount",
         "prior_amount",
         "sentiment_avg_90d",
@@ -286,6 +292,8 @@ def _derive(frame: pd.DataFrame, today: date) -> pd.DataFrame:
     ]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["late_share"] = frame["late_invoices_12m"] / frame["invoices_12m"].where(frame["invoices_12m"] > 0)
+    # Standard deviation from E[x^2] - E[x]^2 (SQLite's StdDev runs in Python, row by row).
+    frame["amount_std"] = np.sqrt((frame["amount_sq"] - frame["amount_mean"] ** 2).clip(lower=0))
     frame["amount_cv"] = frame["amount_std"].fillna(0) / frame["amount_mean"].where(frame["amount_mean"] > 0)
     frame["upsell_ratio"] = frame["active_amount"] / frame["prior_amount"].where(frame["prior_amount"] > 0)
     frame["has_active_contract"] = (frame["has_active"].fillna(0) > 0).astype(float).where(frame["contracts"] > 0)

@@ -84,9 +84,9 @@ def test_trend_periods_and_analysis(api_as, owner, customer):
     data = assert_envelope(api_as(owner).get(url(customer, "health-score/trend") + "?period=6m"), 200)
     assert data["period"] == "6m"
     assert [p["overall_score"] for p in data["trend_data"]] == [70.0, 72.0, 75.0, 78.0, 80.0, 83.0]
-    assert data["trend_analysis"]["direction"] == "Rising"
+    assert data["trend_analysis"]["direction"] == "上升"  # the PRD value: the API speaks the default zh-hans
     assert data["trend_analysis"]["change_rate"] == round((83 - 70) / 70, 3)
-    assert data["trend_analysis"]["stability"] == "Stable"
+    assert data["trend_analysis"]["stability"] == "稳定"
     one = assert_envelope(api_as(owner).get(url(customer, "health-score/trend") + "?period=1m"), 200)
     assert [p["overall_score"] for p in one["trend_data"]] == [83.0]
     bad = assert_envelope(api_as(owner).get(url(customer, "health-score/trend") + "?period=7y"), 400, code=40000)
