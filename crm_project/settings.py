@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "contracts",
     "service_records",
     "communications",
+    "segments",
 ]
 
 MIDDLEWARE = [

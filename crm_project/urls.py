@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("contracts.api.urls")),
     path("", include("service_records.api.urls")),
     path("", include("communications.api.urls")),
+    path("", include("segments.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -29,6 +30,7 @@ urlpatterns = [
     path("contracts/", include("contracts.urls")),
     path("service/", include("service_records.urls")),
     path("communications/", include("communications.urls")),
+    path("segments/", include("segments.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
