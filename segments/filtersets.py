@@ -16,4 +16,8 @@ class MemberFilterSet(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         value = value.strip()
-        return queryset.filter(Q(customer_name__icontains=value) | Q(customer_code__icontains=value)) if value else queryset
+        return (
+            queryset.filter(Q(customer_name__icontains=value) | Q(customer_code__icontains=value))
+            if value
+            else queryset
+        )

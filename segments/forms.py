@@ -12,7 +12,9 @@ class SegmentForm(forms.Form):
         label=_("Rules (JSON)"),
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 10, "class": "mono"}),
-        help_text=_('For example {"op": "and", "conditions": [{"field": "health_score", "operator": "lt", "value": 60}]}'),
+        help_text=_(
+            'For example {"op": "and", "conditions": [{"field": "health_score", "operator": "lt", "value": 60}]}'
+        ),
     )
 
     def clean_rules(self):

@@ -120,7 +120,7 @@ def validate_rules(rules, path: str = "rules") -> dict:
 
 def _validate_group(group, path: str, depth: int, count: list[int]) -> dict:
     if not isinstance(group, dict):
-        raise RuleError(path, _("Must be a group: {\"op\": \"and\"|\"or\", \"conditions\": [...]}."))
+        raise RuleError(path, _('Must be a group: {"op": "and"|"or", "conditions": [...]}.'))
     if depth > MAX_DEPTH:
         raise RuleError(path, _("Groups nest at most %(n)d levels deep.") % {"n": MAX_DEPTH})
     op = group.get("op", "and")
@@ -147,7 +147,7 @@ def _validate_group(group, path: str, depth: int, count: list[int]) -> dict:
 
 def _validate_condition(item, path: str) -> dict:
     if not isinstance(item, dict):
-        raise RuleError(path, _("Must be a condition: {\"field\", \"operator\", \"value\"}."))
+        raise RuleError(path, _('Must be a condition: {"field", "operator", "value"}.'))
     name = item.get("field")
     if not isinstance(name, str) or name not in FIELDS:
         raise RuleError(f"{path}.field", _("Unknown field '%(field)s'.") % {"field": str(name)[:50]})
@@ -240,8 +240,10 @@ def _condition_q(item: dict, today) -> Q:
     if operator == "eq":
         return Q(**{lookup: value})
     if operator == "ne":
-        return ~Q(**{lookup: value}) | Q(**{f"{lookup}__isnull": True}) if field.kind in ("days", "number") else ~Q(
-            **{lookup: value}
+        return (
+            ~Q(**{lookup: value}) | Q(**{f"{lookup}__isnull": True})
+            if field.kind in ("days", "number")
+            else ~Q(**{lookup: value})
         )
     if operator == "contains":
         return Q(**{f"{lookup}__icontains": value})
@@ -249,7 +251,9 @@ def _condition_q(item: dict, today) -> Q:
 
 
 def _group_q(group: dict, today) -> Q:
-    parts = [_group_q(item, today) if "conditions" in item else _condition_q(item, today) for item in group["conditions"]]
+    parts = [
+        _group_q(item, today) if "conditions" in item else _condition_q(item, today) for item in group["conditions"]
+    ]
     combined = parts[0]
     for part in parts[1:]:
         combined = combined & part if group["op"] == "and" else combined | part

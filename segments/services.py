@@ -240,12 +240,15 @@ def behaviour_clusters(*, now: datetime, max_k: int = 6, seed: int = 0) -> int:
         ClusterRun.objects.create(tenant=tenant, computed_at=now, customers=len(rows), features=list(CLUSTER_FEATURES))
         return 0
     data = np.array(
-        [[float(h), float(r), float(f), math.log1p(float(m)), float(t or 0), float(b or 0)] for _, h, r, f, m, t, b in rows]
+        [
+            [float(h), float(r), float(f), math.log1p(float(m)), float(t or 0), float(b or 0)]
+            for _, h, r, f, m, t, b in rows
+        ]
     )
     scaled = StandardScaler().fit_transform(data)
     best = None
     distinct = len(np.unique(scaled, axis=0))
-    for k in range(2, min(max_k, distinct - 1, len(rows) - 1) + 1):
+    for k in range(2, min(max_k, distinct, len(rows) - 1) + 1):
         model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(scaled)
         score = float(silhouette_score(scaled, model.labels_))
         if best is None or score > best[0]:

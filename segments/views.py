@@ -118,7 +118,15 @@ def segment_export(request, pk):
     segment = _segment_or_404(request, pk)
     rows = MemberList(request, segment).ordered_queryset()
     see_money = can_see_amounts(request.user)
-    header = [_("Code"), _("Customer"), _("Industry"), _("Level"), _("Health score"), _("Lifetime value"), _("Next renewal")]
+    header = [
+        _("Code"),
+        _("Customer"),
+        _("Industry"),
+        _("Level"),
+        _("Health score"),
+        _("Lifetime value"),
+        _("Next renewal"),
+    ]
 
     def data():
         for c in rows.iterator(chunk_size=500):
@@ -184,10 +192,9 @@ def segment_edit(request, pk):
         "rules": json.dumps(segment.rules, ensure_ascii=False, indent=2),
     }
     form = SegmentForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        if _save(request, form, segment) is not None:
-            messages.success(request, _("Segment saved"))
-            return redirect("segments:segment_detail", segment.pk)
+    if request.method == "POST" and form.is_valid() and _save(request, form, segment) is not None:
+        messages.success(request, _("Segment saved"))
+        return redirect("segments:segment_detail", segment.pk)
     return render(
         request, "segments/segment_form.html", {"form": form, "fields": field_catalogue(), "segment": segment}
     )
