@@ -10,16 +10,16 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 RFM_SEGMENTS = {
-    "champions": _("Champions"),
-    "loyal": _("Loyal"),
-    "new": _("New"),
-    "potential_loyalist": _("Potential loyalist"),
-    "at_risk": _("At risk"),
-    "hibernating": _("Hibernating"),
-    "need_attention": _("Need attention"),
+    "champions": pgettext_lazy("RFM segment", "Champions"),
+    "loyal": pgettext_lazy("RFM segment", "Loyal"),
+    "new": pgettext_lazy("RFM segment", "New"),
+    "potential_loyalist": pgettext_lazy("RFM segment", "Potential loyalist"),
+    "at_risk": pgettext_lazy("RFM segment", "At risk"),
+    "hibernating": pgettext_lazy("RFM segment", "Hibernating"),
+    "need_attention": pgettext_lazy("RFM segment", "Need attention"),
 }
 
 
