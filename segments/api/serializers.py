@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm_project.api.mixins import RefuseReadOnlyMixin
@@ -35,10 +36,6 @@ class SegmentWriteSerializer(RefuseReadOnlyMixin, serializers.Serializer):
         return {}
 
 
-class SegmentRulesField(serializers.JSONField):
-    pass
-
-
 class OwnerSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -65,7 +62,8 @@ class SegmentSerializer(serializers.Serializer):
         data["rules"] = instance.rules  # nested groups as stored (the schema documents one level)
         return data
 
-    def get_owner(self, obj) -> OwnerSerializer | None:
+    @extend_schema_field(OwnerSerializer(allow_null=True))
+    def get_owner(self, obj):
         user = obj.created_by
         return {"id": user.pk, "name": user.get_display_name()} if user else None
 
