@@ -37,6 +37,14 @@ class SegmentsConfig(AppConfig):
                 schedule=crontab(hour=2, minute=45),
             )
         )
+        jobs.register(
+            Job(
+                "maintain_system_tags",
+                "segments.tasks.maintain_system_tags",
+                _("Maintain system tags (high value, renewal due, at risk)"),
+                schedule=crontab(hour=3, minute=0),
+            )
+        )
         audit_labels.register(
             {
                 "crm.segment.created": _("Segment created"),
