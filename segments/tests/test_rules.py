@@ -156,8 +156,10 @@ def test_depth_and_size_limits():
     deep = cond("level", "eq", 1)
     for _ in range(MAX_DEPTH + 1):
         deep = {"op": "and", "conditions": [deep]}
-    with pytest.raises(RuleError, match="levels"):
+    with pytest.raises(RuleError) as caught:
         validate_rules(deep)
+    assert caught.value.path == "rules" + ".conditions[0]" * MAX_DEPTH
     wide = {"op": "and", "conditions": [cond("level", "eq", 1)] * (MAX_CONDITIONS + 1)}
-    with pytest.raises(RuleError, match="conditions"):
+    with pytest.raises(RuleError) as caught:
         validate_rules(wide)
+    assert caught.value.path == f"rules.conditions[{MAX_CONDITIONS}]"
