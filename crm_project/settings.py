@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "health",
     "success_tasks",
     "portal",
+    "segments",
 ]
 
 MIDDLEWARE = [

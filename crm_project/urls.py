@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("service_records.api.urls")),
     path("", include("communications.api.urls")),
     path("", include("health.api.urls")),
+    path("", include("segments.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -35,6 +36,7 @@ urlpatterns = [
     path("health/", include("health.urls")),
     path("tasks/", include("success_tasks.urls")),
     path("portal/", include("portal.urls")),
+    path("segments/", include("segments.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -1,0 +1,32 @@
+"""Nightly segment jobs, one task per tenant (fanned out by accounts.tasks.fan_out)."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from accounts.services import job_run
+from crm_project.tasks import TenantTask
+from segments import services, smart_tags
+
+
+@shared_task(base=TenantTask, name="segments.tasks.evaluate_segments")
+def evaluate_segments(tenant) -> dict:
+    """Re-evaluate every rule segment: membership entered / left, today's figures."""
+    with job_run("evaluate_segments", tenant) as counts:
+        counts.update(services.segments_evaluate_all())
+    return counts
+
+
+@shared_task(base=TenantTask, name="segments.tasks.compute_rfm")
+def compute_rfm(tenant) -> dict:
+    """RFM scores and named segments from contract revenue and payments, then the behavioural clusters."""
+    with job_run("compute_rfm", tenant) as counts:
+        counts.update(services.rfm_compute())
+    return counts
+
+
+@shared_task(base=TenantTask, name="segments.tasks.maintain_system_tags")
+def maintain_system_tags(tenant) -> dict:
+    """System tags ("high value", "renewal due", "at risk") added and removed by their rules."""
+    with job_run("maintain_system_tags", tenant) as counts:
+        counts.update(smart_tags.system_tags_maintain(today=timezone.localdate()))
+    return counts
