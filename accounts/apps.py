@@ -27,6 +27,7 @@ class AccountsConfig(AppConfig):
                 "crm.auth.login_failed": _("Sign-in failed"),
                 "crm.auth.logout": _("Signed out"),
                 "crm.auth.token_issued": _("API token issued"),
+                "crm.auth.tokens_revoked": _("API tokens revoked"),
                 "crm.tenant.created": _("Tenant created"),
                 "crm.user.created": _("User created"),
             }

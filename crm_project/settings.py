@@ -343,6 +343,7 @@ SPECTACULAR_SETTINGS = {
         "ContractStatusEnum": "contracts.choices.ContractStatus",
         "ChangeRequestStatusEnum": "contracts.choices.ChangeStatus",
         "InvoiceStatusEnum": "contracts.choices.InvoiceStatus",
+        "InfluenceLevelEnum": "customers.choices.InfluenceLevel",
     },
 }
 

@@ -27,7 +27,7 @@ class NotificationSerializer(serializers.Serializer):
     object_id = serializers.CharField(read_only=True)
     is_read = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
-    read_at = serializers.DateTimeField(read_only=True)
+    read_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def get_is_read(self, obj) -> bool:
         return obj.read_at is not None
