@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -164,9 +164,13 @@ def _save_chunk(day, ids, inputs, scores, drivers, model, settings, *, alerts: b
     ]
     alerts_made = []
     with transaction.atomic():
-        CustomerHealthScore.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["tenant", "customer", "score_date"], update_fields=fields
+        # MySQL/MariaDB upsert on any unique key (ON DUPLICATE KEY UPDATE) and refuse a named target.
+        target = (
+            {"unique_fields": ["tenant", "customer", "score_date"]}
+            if connection.features.supports_update_conflicts_with_target
+            else {}
         )
+        CustomerHealthScore.objects.bulk_create(rows, update_conflicts=True, update_fields=fields, **target)
         customers_figures_set(field="health_score", values={r.customer_id: r.overall_score for r in rows})
         candidates = []
         for r in rows:
