@@ -13,7 +13,7 @@ from accounts.management.commands.seed_demo import DEMO_TENANT, DEMO_USERS
 
 
 class Command(BaseCommand):
-    help = "Run web (runserver) and Celery worker with beat in one terminal (embedded mode needs no Redis)."
+    help = "Run web (gunicorn) and Celery worker with beat in one terminal (embedded mode needs no Redis)."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
@@ -22,7 +22,26 @@ class Command(BaseCommand):
         python = sys.executable
         env = os.environ.copy()
         commands = {
-            "web": [python, "manage.py", "runserver", addr, "--noreload"],
+            # gunicorn rather than runserver: no development-server banner, real worker processes.
+            "web": [
+                python,
+                "-m",
+                "gunicorn",
+                "-c",
+                "crm_project/gunicorn.conf.py",
+                "crm_project.wsgi",
+                "--bind",
+                addr,
+                # One process with threads: the embedded cache (lockout counters, page cache) is in-process memory.
+                "--workers",
+                "1",
+                "--threads",
+                "8",
+                "--worker-class",
+                "gthread",
+                "--access-logfile",
+                "-",
+            ],
             "worker": [
                 python,
                 "-m",
