@@ -249,3 +249,20 @@ def test_pages_list_detail_launch_and_xlsx_export(owner, staff_client_as, retail
     sheet = load_workbook(BytesIO(b"".join(export.streaming_content))).active
     names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True) if row and row[0]]
     assert {"Shop 1", "Shop 2", "Shop 3", "Shop 4"} <= set(names)
+
+
+def test_attribution_job_runs_per_tenant_and_admin_lists_campaigns(owner, outsider, staff_client_as, retail):
+    from segments.tasks import attribute_campaigns
+
+    campaign = make_campaign(owner, make_segment(owner, rules=RETAIL), attribution_days=30)
+    launch(owner, campaign, now=timezone.now())
+    signed_contract(owner, retail[0], amount=700, start=timezone.localdate())
+    counts = attribute_campaigns(owner.tenant.pk)
+    assert counts["campaigns"] == 1 and counts["changed"] == 1
+    assert attribute_campaigns(owner.tenant.pk)["changed"] == 0  # rerun: nothing changes
+    assert members(owner, campaign)["Shop 1"].revenue == Decimal("700.00")
+    client = staff_client_as(owner)
+    listing = client.get("/admin/segments/campaign/?q=Spring&status__exact=launched")
+    assert listing.status_code == 200 and "Spring renewals" in listing.content.decode()
+    assert client.get(f"/admin/segments/campaign/{campaign.pk}/change/").status_code == 200
+    assert "Spring renewals" not in staff_client_as(outsider).get("/admin/segments/campaign/").content.decode()

@@ -216,3 +216,12 @@ def test_tag_names_one_spelling_per_tenant_and_validated(owner, outsider):
     other = customer_with(outsider, customer_name="Other")
     with tenant_scope(outsider.tenant):
         assert customer_services.tag_add(actor=outsider, customer=other, data={"tag_name": "vip"}).tag_name == "vip"
+
+
+def test_smart_tags_job_runs_per_tenant(owner, signals):
+    from segments.tasks import maintain_smart_tags
+
+    with time_machine.travel(NOW, tick=False):
+        counts = maintain_smart_tags(owner.tenant.pk)
+        assert (counts["tagged"], counts["suggested"]) == (2, 3)
+        assert maintain_smart_tags(owner.tenant.pk)["tagged"] == 0
