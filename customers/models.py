@@ -214,8 +214,8 @@ class CustomerTag(TenantOwnedModel):
         if not name:
             return
         others = CustomerTag.objects.exclude(pk=self.pk) if self.pk else CustomerTag.objects.all()
-        spelling = others.filter(tag_name__iexact=name).exclude(tag_name=name).values_list("tag_name", flat=True)
-        existing = spelling.first()
+        # No `exclude(tag_name=name)`: MariaDB's collation compares case-insensitively, SQLite does not.
+        existing = others.filter(tag_name__iexact=name).order_by("pk").values_list("tag_name", flat=True).first()
         self.tag_name = existing or name
         if self.customer_id and others.filter(customer_id=self.customer_id, tag_name__iexact=name).exists():
             raise ValidationError({"tag_name": [_("This customer already has that tag.")]})
