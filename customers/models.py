@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
@@ -195,6 +196,8 @@ class CustomerTag(TenantOwnedModel):
     tag_category = models.CharField(_("category"), max_length=50, blank=True)
     tag_value = models.CharField(_("value"), max_length=200, blank=True)
     confidence = models.DecimalField(_("confidence"), max_digits=5, decimal_places=4, null=True, blank=True)
+    # Where an automatic tag comes from ("health.churn", "communications.needs", "usage", "rules", ...).
+    source = models.CharField(_("source"), max_length=50, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -202,6 +205,20 @@ class CustomerTag(TenantOwnedModel):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = TenantManager.from_queryset(ChangeTrackingQuerySet)()
+
+    def clean(self) -> None:
+        """One spelling per tenant: a name that differs only in case from a tag the tenant uses takes that spelling;
+        the customer must not carry it already (case-insensitively)."""
+        super().clean()
+        name = (self.tag_name or "").strip()
+        if not name:
+            return
+        others = CustomerTag.objects.exclude(pk=self.pk) if self.pk else CustomerTag.objects.all()
+        # No `exclude(tag_name=name)`: MariaDB's collation compares case-insensitively, SQLite does not.
+        existing = others.filter(tag_name__iexact=name).order_by("pk").values_list("tag_name", flat=True).first()
+        self.tag_name = existing or name
+        if self.customer_id and others.filter(customer_id=self.customer_id, tag_name__iexact=name).exists():
+            raise ValidationError({"tag_name": [_("This customer already has that tag.")]})
 
     class Meta:
         db_table = "customer_tags"

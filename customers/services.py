@@ -54,7 +54,7 @@ CONTACT_FIELDS = (
     "last_contact_date",
     "contact_preference",
 )
-TAG_FIELDS = ("tag_name", "tag_type", "tag_category", "tag_value", "confidence")
+TAG_FIELDS = ("tag_name", "tag_type", "tag_category", "tag_value", "confidence", "source")
 
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 

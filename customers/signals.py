@@ -15,3 +15,8 @@ customer_status_changed = Signal()
 
 # sender=Customer, customer=Customer, actor=User|None: the customer was soft-deleted.
 customer_deleted = Signal()
+
+# sender=any, customer=Customer, title=str, description=str, goal=str ("renewal", "upsell", "training",
+# "satisfaction"), due_date=datetime|None, actor=User|None: a higher app (segments' campaigns) asks for a success
+# task for a CSM; success_tasks answers with the created task (the sender reads it from the responses).
+success_task_requested = Signal()

@@ -98,3 +98,126 @@ class ClusterRun(TenantOwnedModel):
     class Meta:
         db_table = "segment_cluster_runs"
         ordering = ["-computed_at", "-id"]
+
+
+# --- Smart tags: recommendations ------------------------------------------------------------------------------------
+class SuggestionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class TagSuggestion(TenantOwnedModel):
+    """A tag the models or rules recommend for a customer; accepted → a real tag, dismissed → never suggested again."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    tag_name = models.CharField(_("tag"), max_length=100)
+    tag_category = models.CharField(_("category"), max_length=50, blank=True)
+    confidence = models.DecimalField(_("confidence"), max_digits=5, decimal_places=4)
+    source = models.CharField(_("source"), max_length=50)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        db_table = "segment_tag_suggestions"
+        verbose_name = _("tag recommendation")
+        verbose_name_plural = _("tag recommendations")
+        ordering = ["-confidence", "tag_name", "id"]
+        constraints = [models.UniqueConstraint(fields=["customer", "tag_name"], name="uk_tag_suggestion")]
+        indexes = [models.Index(fields=["customer", "status"], name="idx_tag_suggestion_status")]
+
+    def __str__(self) -> str:
+        return self.tag_name
+
+
+# --- Campaigns ------------------------------------------------------------------------------------------------------
+class CampaignGoal(models.TextChoices):
+    RENEWAL = "renewal", _("Renewal")
+    UPSELL = "upsell", _("Upsell")
+    TRAINING = "training", _("Training uptake")
+    SATISFACTION = "satisfaction", _("Satisfaction")
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    LAUNCHED = "launched", _("Launched")
+
+
+class Campaign(TenantOwnedModel):
+    """A marketing / success campaign on a segment's members (snapshot at launch) with a control group option."""
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns", verbose_name=_("segment")
+    )
+    goal = models.CharField(_("goal"), max_length=20, choices=CampaignGoal.choices)
+    send_email = models.BooleanField(_("send e-mail"), default=False)
+    email_subject = models.CharField(_("e-mail subject"), max_length=200, blank=True)
+    email_body = models.TextField(_("e-mail body"), max_length=10000, blank=True)
+    create_tasks = models.BooleanField(_("create CSM tasks"), default=False)
+    task_title = models.CharField(_("task title"), max_length=200, blank=True)
+    cost = models.DecimalField(_("cost"), max_digits=15, decimal_places=2, default=0)
+    control_percent = models.PositiveSmallIntegerField(_("control group (%)"), default=0)
+    control_seed = models.PositiveIntegerField(_("control group seed"), default=0)
+    attribution_days = models.PositiveSmallIntegerField(_("attribution window (days)"), default=90)
+    status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True, editable=False)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    attributed_at = models.DateTimeField(_("attributed at"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        db_table = "campaigns"
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uk_campaign_name")]
+        permissions = [("launch_campaign", _("Can launch campaigns"))]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignMember(TenantOwnedModel):
+    """A customer in a launched campaign (the launch snapshot), in the treated or the control group, and outcomes."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="members")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    is_control = models.BooleanField(_("control group"), default=False)
+    email = models.CharField(_("e-mail"), max_length=100, blank=True)
+    contacted_at = models.DateTimeField(_("contacted at"), null=True, blank=True)
+    email_sent = models.BooleanField(_("e-mail sent"), default=False)
+    task_id = models.PositiveBigIntegerField(_("task"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("responded at"), null=True, blank=True)
+    converted_at = models.DateField(_("converted on"), null=True, blank=True)
+    revenue = models.DecimalField(_("attributed revenue"), max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        db_table = "campaign_members"
+        verbose_name = _("campaign member")
+        verbose_name_plural = _("campaign members")
+        ordering = ["campaign", "id"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "customer"], name="uk_campaign_member")]
+        indexes = [models.Index(fields=["campaign", "is_control"], name="idx_campaign_member_group")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.customer_id}"

@@ -67,3 +67,55 @@ def rfm_summary(user: User) -> list[dict]:
 
 def latest_cluster_run() -> ClusterRun | None:
     return ClusterRun.objects.order_by("-computed_at", "-id").first()
+
+
+# --- Campaigns ----------------------------------------------------------------------------------------------------
+def campaigns_with_figures():
+    """Campaigns with their treated-group figures annotated (one query for the list)."""
+    from django.db.models import Count, Sum
+
+    from segments.models import Campaign
+
+    treated = Q(members__is_control=False)
+    return Campaign.objects.select_related("segment").annotate(
+        n_members=Count("members", distinct=True),
+        n_treated=Count("members", filter=treated),
+        n_converted=Count("members", filter=treated & Q(members__converted_at__isnull=False)),
+        treated_revenue=Sum("members__revenue", filter=treated),
+    )
+
+
+def campaign_get(campaign_id):
+    from segments.models import Campaign
+
+    try:
+        pk = int(campaign_id)
+    except (TypeError, ValueError):
+        return None
+    return Campaign.objects.select_related("segment", "created_by", "launched_by").filter(pk=pk).first()
+
+
+def campaign_members(user: User, campaign):
+    """Members of the campaign whose customer the user may see."""
+    from customers.selectors import customers_visible_to
+    from segments.models import CampaignMember
+
+    return (
+        CampaignMember.objects.filter(campaign=campaign, customer__in=customers_visible_to(user))
+        .select_related("customer")
+        .order_by("is_control", "customer__customer_name", "pk")
+    )
+
+
+def tag_suggestion_get(user: User, suggestion_id):
+    """A pending-or-decided recommendation of a customer the user may see, or None."""
+    from customers.selectors import customers_visible_to
+    from segments.models import TagSuggestion
+
+    try:
+        pk = int(suggestion_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        TagSuggestion.objects.select_related("customer").filter(pk=pk, customer__in=customers_visible_to(user)).first()
+    )

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts.services import job_run
 from crm_project.tasks import TenantTask
-from segments import services, smart_tags
+from segments import campaigns, services, smart_tags
 
 
 @shared_task(base=TenantTask, name="segments.tasks.evaluate_segments")
@@ -29,4 +29,20 @@ def maintain_system_tags(tenant) -> dict:
     """System tags ("high value", "renewal due", "at risk") added and removed by their rules."""
     with job_run("maintain_system_tags", tenant) as counts:
         counts.update(smart_tags.system_tags_maintain(today=timezone.localdate()))
+    return counts
+
+
+@shared_task(base=TenantTask, name="segments.tasks.maintain_smart_tags")
+def maintain_smart_tags(tenant) -> dict:
+    """Automatic tags with a confidence (churn model, communication needs, usage) and tag recommendations."""
+    with job_run("maintain_smart_tags", tenant) as counts:
+        counts.update(smart_tags.smart_tags_maintain(now=timezone.now()))
+    return counts
+
+
+@shared_task(base=TenantTask, name="segments.tasks.attribute_campaigns")
+def attribute_campaigns(tenant) -> dict:
+    """Campaign outcomes per member (responded, converted, revenue within the window); idempotent."""
+    with job_run("attribute_campaigns", tenant) as counts:
+        counts.update(campaigns.campaigns_attribute_all())
     return counts

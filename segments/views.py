@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,9 +18,9 @@ from accounts.roles import can_see_amounts
 from crm_project.exports import streaming_csv_response, xlsx_response
 from crm_project.lists import StaffList
 from crm_project.ui import query_without
-from segments import selectors, services
+from segments import campaigns, selectors, services, smart_tags
 from segments.filtersets import MemberFilterSet
-from segments.forms import SegmentForm
+from segments.forms import CampaignForm, SegmentForm
 from segments.models import SegmentSnapshot
 from segments.rfm import RFM_SEGMENTS
 from segments.rules import RuleError, field_catalogue
@@ -211,3 +212,225 @@ def segment_evaluate(request, pk):
         _("Re-evaluated: %(members)d members, %(entered)d entered, %(left)d left.") % result,
     )
     return redirect("segments:segment_detail", segment.pk)
+
+
+# --- Tag recommendations (customer page tab) ------------------------------------------------------------------------
+def tag_suggestions_tab_context(request, customer) -> dict:
+    return {
+        "suggestions": smart_tags.suggestions_pending(customer),
+        "may_decide": request.user.has_perm("segments.change_tagsuggestion"),
+        "categories": smart_tags.TAG_CATEGORIES,
+    }
+
+
+def _decide(request, pk, decide, done_message):
+    suggestion = selectors.tag_suggestion_get(request.user, pk)
+    if suggestion is None:
+        raise Http404
+    try:
+        decide(actor=request.user, suggestion=suggestion, request=request)
+        messages.success(request, done_message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("customers:customer_detail", args=[suggestion.customer_id]) + "?tab=tag_suggestions")
+
+
+@login_required
+@permission_required("segments.change_tagsuggestion", raise_exception=True)
+@require_POST
+def suggestion_accept(request, pk):
+    return _decide(request, pk, smart_tags.suggestion_accept, _("Tag added"))
+
+
+@login_required
+@permission_required("segments.change_tagsuggestion", raise_exception=True)
+@require_POST
+def suggestion_dismiss(request, pk):
+    return _decide(request, pk, smart_tags.suggestion_dismiss, _("Recommendation dismissed"))
+
+
+# --- Campaigns ------------------------------------------------------------------------------------------------------
+CAMPAIGN_VIEW = "segments.view_campaign"
+
+
+def _campaign_or_404(pk):
+    campaign = selectors.campaign_get(pk)
+    if campaign is None:
+        raise Http404
+    return campaign
+
+
+def _pct(value):
+    return None if value is None else round(float(value) * 100, 1)
+
+
+@login_required
+@permission_required(CAMPAIGN_VIEW, raise_exception=True)
+def campaign_list(request):
+    rows = list(selectors.campaigns_with_figures().order_by("-created_at", "-pk")[:200])
+    see_money = can_see_amounts(request.user)
+    for row in rows:
+        row.conversion = _pct(row.n_converted / row.n_treated) if row.n_treated else None
+        revenue = row.treated_revenue or 0
+        row.roi = _pct((revenue - row.cost) / row.cost) if row.cost and row.status == "launched" else None
+    chart = {
+        "type": "bar",
+        "labels": [r.name for r in rows if r.status == "launched"],
+        "datasets": [
+            {"label": _("Conversion rate (%)"), "data": [r.conversion for r in rows if r.status == "launched"]}
+        ],
+    }
+    return render(request, "segments/campaign_list.html", {"campaigns": rows, "chart": chart, "see_money": see_money})
+
+
+@login_required
+@permission_required(CAMPAIGN_VIEW, raise_exception=True)
+def campaign_detail(request, pk):
+    from django.core.paginator import Paginator
+
+    campaign = _campaign_or_404(pk)
+    results = campaigns.campaign_results(campaign)
+    members = Paginator(selectors.campaign_members(request.user, campaign), 50).get_page(request.GET.get("page"))
+    treated, control = results["treated"], results["control"]
+    chart = {
+        "type": "bar",
+        "labels": [str(_("Responded")), str(_("Converted"))],
+        "datasets": [
+            {"label": str(_("Treated")), "data": [_pct(treated["response_rate"]), _pct(treated["conversion_rate"])]},
+            {"label": str(_("Control")), "data": [_pct(control["response_rate"]), _pct(control["conversion_rate"])]},
+        ],
+    }
+    return render(
+        request,
+        "segments/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "results": results,
+            "rates": {
+                "treated_conversion": _pct(treated["conversion_rate"]),
+                "control_conversion": _pct(control["conversion_rate"]),
+                "treated_response": _pct(treated["response_rate"]),
+                "control_response": _pct(control["response_rate"]),
+                "uplift": _pct(results["uplift"]),
+                "roi": _pct(results["roi"]),
+                "incremental_roi": _pct(results["incremental_roi"]),
+            },
+            "chart": chart,
+            "page_obj": members,
+            "see_money": can_see_amounts(request.user),
+        },
+    )
+
+
+@login_required
+@permission_required(CAMPAIGN_VIEW, raise_exception=True)
+def campaign_export(request, pk):
+    campaign = _campaign_or_404(pk)
+    see_money = can_see_amounts(request.user)
+    results = campaigns.campaign_results(campaign)
+    header = [
+        _("Code"),
+        _("Customer"),
+        _("Group"),
+        _("E-mail sent"),
+        _("Contacted at"),
+        _("Responded at"),
+        _("Converted on"),
+        _("Attributed revenue"),
+    ]
+
+    def money(value):
+        return value if see_money else "***"
+
+    def data():
+        for m in selectors.campaign_members(request.user, campaign).iterator(chunk_size=500):
+            yield [
+                m.customer.customer_code,
+                m.customer.customer_name,
+                _("Control") if m.is_control else _("Treated"),
+                _("yes") if m.email_sent else _("no"),
+                timezone.localtime(m.contacted_at).strftime("%Y-%m-%d %H:%M") if m.contacted_at else "",
+                timezone.localtime(m.responded_at).strftime("%Y-%m-%d %H:%M") if m.responded_at else "",
+                m.converted_at or "",
+                money(m.revenue),
+            ]
+        yield []
+        for key, label in (("treated", _("Treated")), ("control", _("Control"))):
+            group = results[key]
+            yield [
+                label,
+                _("members %(n)d, converted %(c)d, conversion rate %(r)s")
+                % {"n": group["members"], "c": group["converted"], "r": _pct(group["conversion_rate"])},
+                "",
+                "",
+                "",
+                "",
+                "",
+                money(group["revenue"]),
+            ]
+        yield [_("Cost"), money(campaign.cost)]
+        yield [_("ROI (%)"), _pct(results["roi"]) if see_money else "***"]
+        yield [_("Uplift vs control (points)"), _pct(results["uplift"])]
+        yield [_("Incremental revenue"), money(results["incremental_revenue"])]
+
+    return xlsx_response(f"campaign-{campaign.pk}.xlsx", header, data())
+
+
+def _campaign_form(request, campaign=None):
+    initial = {}
+    if campaign is not None:
+        initial = {key: getattr(campaign, key) for key in campaigns.EDITABLE if key not in ("control_seed",)}
+    form = CampaignForm(request.POST or None, initial=initial, segments=selectors.segments_visible_to(request.user))
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            if campaign is None:
+                campaign = campaigns.campaign_create(actor=request.user, data=data, request=request)
+                messages.success(request, _("Campaign created"))
+            else:
+                campaigns.campaign_update(actor=request.user, campaign=campaign, data=data, request=request)
+                messages.success(request, _("Campaign saved"))
+            return redirect("segments:campaign_detail", campaign.pk)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+    return render(request, "segments/campaign_form.html", {"form": form, "campaign": campaign})
+
+
+@login_required
+@permission_required("segments.add_campaign", raise_exception=True)
+def campaign_create(request):
+    return _campaign_form(request)
+
+
+@login_required
+@permission_required("segments.change_campaign", raise_exception=True)
+def campaign_edit(request, pk):
+    return _campaign_form(request, _campaign_or_404(pk))
+
+
+@login_required
+@permission_required("segments.launch_campaign", raise_exception=True)
+@require_POST
+def campaign_launch(request, pk):
+    campaign = _campaign_or_404(pk)
+    try:
+        result = campaigns.campaign_launch(actor=request.user, campaign=campaign, request=request)
+        messages.success(
+            request,
+            _("Launched: %(members)d members, %(control)d in the control group, %(emails)d e-mails, %(tasks)d tasks.")
+            % result.__dict__,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("segments:campaign_detail", campaign.pk)
+
+
+@login_required
+@permission_required("segments.change_campaign", raise_exception=True)
+@require_POST
+def campaign_attribute(request, pk):
+    campaign = _campaign_or_404(pk)
+    campaigns.campaign_attribute(campaign=campaign)
+    messages.success(request, _("Outcomes recomputed"))
+    return redirect("segments:campaign_detail", campaign.pk)

@@ -13,7 +13,7 @@ from accounts.tenancy import current_tenant, tenant_scope
 from communications.signals import communication_logged, follow_up_due
 from customers.extensions import TimelineEntry
 from customers.models import Customer
-from customers.signals import customer_merged
+from customers.signals import customer_merged, success_task_requested
 from service_records.signals import nps_received, rating_received, sla_breached
 from success_tasks.choices import Trigger
 
@@ -133,3 +133,17 @@ def task_timeline_entries(request, customer, before, limit: int) -> list[Timelin
         )
         for entry in entries.order_by("-created_at", "-id")[:limit]
     ]
+
+
+@receiver(success_task_requested, dispatch_uid="success_tasks.requested")
+def on_task_requested(sender, customer=None, title="", description="", goal="", due_date=None, actor=None, **kwargs):
+    """A task another app asks for (e.g. a campaign's CSM channel): created through the task service."""
+    from success_tasks import services
+    from success_tasks.choices import TaskType
+
+    task_type = {"renewal": TaskType.RENEWAL, "satisfaction": TaskType.SATISFACTION}.get(goal, TaskType.HEALTH)
+    return services.task_create(
+        actor=actor,
+        customer=customer,
+        data={"task_title": title, "task_description": description, "task_type": task_type, "due_date": due_date},
+    )

@@ -15,17 +15,25 @@ from crm_project.api.envelope import api_response
 from crm_project.api.pagination import PageSizePagination
 from crm_project.api.permissions import RolePermission
 from customers.api.serializers import CustomerListItemSerializer, customer_list_item
-from segments import selectors, services
+from customers.selectors import customer_get_visible
+from segments import campaigns, selectors, services, smart_tags
 from segments.api.serializers import (
+    AcceptedTagSerializer,
+    CampaignMemberSerializer,
+    CampaignResultsSerializer,
+    CampaignSerializer,
+    CampaignWriteSerializer,
     EvaluationSerializer,
     FieldSerializer,
+    LaunchSerializer,
     MembershipEventSerializer,
     RfmOverviewSerializer,
     SegmentCreatedSerializer,
     SegmentSerializer,
     SegmentWriteSerializer,
+    TagSuggestionSerializer,
 )
-from segments.models import Segment
+from segments.models import Campaign, Segment, TagSuggestion
 from segments.rfm import RFM_SEGMENTS
 from segments.rules import RuleError, field_catalogue
 
@@ -219,3 +227,189 @@ class RfmOverviewView(SegmentAPIView):
                 ),
             }
         )
+
+
+# --- Tag recommendations ------------------------------------------------------------------------------------------
+class TagSuggestionAPIView(GenericAPIView):
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_perms = {"GET": "customers.view_customer", "POST": "segments.change_tagsuggestion"}
+    filter_backends: list = []
+    pagination_class = None
+    queryset = TagSuggestion.objects.none()
+
+
+class CustomerTagSuggestionsView(TagSuggestionAPIView):
+    """`GET /customers/{id}/tag-suggestions`: pending recommendations with confidence and source, best first."""
+
+    @extend_schema(responses={200: TagSuggestionSerializer(many=True)}, tags=["segments"])
+    def get(self, request, customer_id):
+        customer = customer_get_visible(request.user, customer_id)
+        if customer is None:
+            raise NotFound(_("Customer not found."))
+        return Response(TagSuggestionSerializer(smart_tags.suggestions_pending(customer), many=True).data)
+
+
+class _SuggestionDecisionView(TagSuggestionAPIView):
+    required_perms = {"POST": "segments.change_tagsuggestion"}
+
+    def get_suggestion(self):
+        suggestion = selectors.tag_suggestion_get(self.request.user, self.kwargs["suggestion_id"])
+        if suggestion is None:
+            raise NotFound(_("Recommendation not found."))
+        return suggestion
+
+
+class TagSuggestionAcceptView(_SuggestionDecisionView):
+    """`POST /tag-suggestions/{id}/accept`: the recommendation becomes a tag of the customer."""
+
+    @extend_schema(request=None, responses={200: AcceptedTagSerializer}, tags=["segments"])
+    def post(self, request, suggestion_id):
+        suggestion = self.get_suggestion()
+        with _rule_errors():
+            tag = smart_tags.suggestion_accept(actor=request.user, suggestion=suggestion, request=request)
+        return api_response(AcceptedTagSerializer(tag).data, message=_("Tag added"))
+
+
+class TagSuggestionDismissView(_SuggestionDecisionView):
+    """`POST /tag-suggestions/{id}/dismiss`: remembered, never proposed again for this customer."""
+
+    @extend_schema(request=None, responses={200: TagSuggestionSerializer}, tags=["segments"])
+    def post(self, request, suggestion_id):
+        suggestion = self.get_suggestion()
+        with _rule_errors():
+            suggestion = smart_tags.suggestion_dismiss(actor=request.user, suggestion=suggestion, request=request)
+        return api_response(TagSuggestionSerializer(suggestion).data, message=_("Recommendation dismissed"))
+
+
+# --- Campaigns ----------------------------------------------------------------------------------------------------
+CAMPAIGN_VIEW = "segments.view_campaign"
+CAMPAIGN_CHANGE = "segments.change_campaign"
+
+
+class CampaignAPIView(GenericAPIView):
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_perms = {
+        "GET": CAMPAIGN_VIEW,
+        "POST": "segments.add_campaign",
+        "PUT": CAMPAIGN_CHANGE,
+        "PATCH": CAMPAIGN_CHANGE,
+        "DELETE": "segments.delete_campaign",
+    }
+    filter_backends: list = []
+    pagination_class = None
+    queryset = Campaign.objects.none()
+
+    def get_campaign(self) -> Campaign:
+        campaign = selectors.campaign_get(self.kwargs["campaign_id"])
+        if campaign is None:
+            raise NotFound(_("Campaign not found."))
+        return campaign
+
+    def context(self) -> dict:
+        return {"see_money": can_see_amounts(self.request.user)}
+
+    def campaign_data(self, validated: dict) -> dict:
+        data = dict(validated)
+        if "segment_id" in data:
+            segment_id = data.pop("segment_id")
+            segment = None
+            if segment_id is not None:
+                segment = selectors.segment_get_visible(self.request.user, segment_id)
+                if segment is None:
+                    raise ValidationError({"segment_id": [_("Unknown segment.")]})
+            data["segment"] = segment
+        return data
+
+
+class CampaignListCreateView(CampaignAPIView):
+    """`GET /campaigns` (page/size) and `POST /campaigns`."""
+
+    pagination_class = PageSizePagination
+
+    @extend_schema(responses={200: CampaignSerializer(many=True)}, tags=["campaigns"])
+    def get(self, request):
+        page = self.paginate_queryset(Campaign.objects.order_by("-created_at", "-pk"))
+        return self.get_paginated_response(CampaignSerializer(page, many=True, context=self.context()).data)
+
+    @extend_schema(request=CampaignWriteSerializer, responses={201: CampaignSerializer}, tags=["campaigns"])
+    def post(self, request):
+        body = CampaignWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with _rule_errors():
+            campaign = campaigns.campaign_create(
+                actor=request.user, data=self.campaign_data(body.validated_data), request=request
+            )
+        return api_response(
+            CampaignSerializer(campaign, context=self.context()).data, message=_("Campaign created"), status=201
+        )
+
+
+class CampaignDetailView(CampaignAPIView):
+    @extend_schema(responses={200: CampaignSerializer}, tags=["campaigns"])
+    def get(self, request, campaign_id):
+        return Response(CampaignSerializer(self.get_campaign(), context=self.context()).data)
+
+    def _update(self, request, *, partial: bool):
+        campaign = self.get_campaign()
+        body = CampaignWriteSerializer(data=request.data, partial=partial)
+        body.is_valid(raise_exception=True)
+        with _rule_errors():
+            campaign = campaigns.campaign_update(
+                actor=request.user, campaign=campaign, data=self.campaign_data(body.validated_data), request=request
+            )
+        return Response(CampaignSerializer(campaign, context=self.context()).data)
+
+    @extend_schema(request=CampaignWriteSerializer, responses={200: CampaignSerializer}, tags=["campaigns"])
+    def put(self, request, campaign_id):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=CampaignWriteSerializer, responses={200: CampaignSerializer}, tags=["campaigns"])
+    def patch(self, request, campaign_id):
+        return self._update(request, partial=True)
+
+    @extend_schema(responses={200: None}, tags=["campaigns"])
+    def delete(self, request, campaign_id):
+        campaigns.campaign_delete(actor=request.user, campaign=self.get_campaign(), request=request)
+        return api_response(None, message=_("Campaign deleted"))
+
+
+class CampaignLaunchView(CampaignAPIView):
+    """`POST /campaigns/{id}/launch`: snapshot the segment, draw the control group, send e-mails, create tasks."""
+
+    required_perms = {"POST": "segments.launch_campaign"}
+
+    @extend_schema(request=None, responses={200: LaunchSerializer}, tags=["campaigns"])
+    def post(self, request, campaign_id):
+        campaign = self.get_campaign()
+        with _rule_errors():
+            result = campaigns.campaign_launch(actor=request.user, campaign=campaign, request=request)
+        return api_response(LaunchSerializer(result.__dict__).data, message=_("Campaign launched"))
+
+
+class CampaignMembersView(CampaignAPIView):
+    """`GET /campaigns/{id}/members` (page/size): the launch snapshot with outcomes (customers the caller sees)."""
+
+    required_perms = {"GET": CAMPAIGN_VIEW}
+    pagination_class = PageSizePagination
+
+    @extend_schema(responses={200: CampaignMemberSerializer(many=True)}, tags=["campaigns"])
+    def get(self, request, campaign_id):
+        campaign = self.get_campaign()
+        page = self.paginate_queryset(selectors.campaign_members(request.user, campaign))
+        return self.get_paginated_response(CampaignMemberSerializer(page, many=True, context=self.context()).data)
+
+
+class CampaignResultsView(CampaignAPIView):
+    """`GET /campaigns/{id}/results`: treated vs control, conversion rate, revenue, ROI, uplift."""
+
+    required_perms = {"GET": CAMPAIGN_VIEW}
+
+    @extend_schema(responses={200: CampaignResultsSerializer}, tags=["campaigns"])
+    def get(self, request, campaign_id):
+        results = campaigns.campaign_results(self.get_campaign())
+        if not can_see_amounts(request.user):
+            for key in ("cost", "revenue", "roi", "incremental_revenue", "incremental_roi"):
+                results[key] = None
+            for group in (results["treated"], results["control"]):
+                group["revenue"] = group["revenue_per_member"] = None
+        return Response(CampaignResultsSerializer(results).data)

@@ -1,0 +1,475 @@
+"""Campaigns (PRD 2.3.1): a segment's members snapshotted at launch, a seeded control hold-out, e-mail and CSM
+task channels, outcomes attributed per member within a window by an idempotent job, and the results maths.
+
+Definitions (docs/segments.md, "Campaigns"):
+
+* window: from the launch (local date / instant) to `attribution_days` days after it, both ends included;
+* responded: an inbound communication or an NPS answer of the customer inside the window;
+* converted: renewal / upsell: a contract signed inside the window (a renewal is a new contract); satisfaction: a
+  service rating of 4 or 5 or an NPS score of 9-10 inside the window; training: a meeting logged inside the window;
+* revenue: the amounts of the contracts signed inside the window (whatever the goal);
+* conversion rate = converted / members of the group; ROI = (revenue of the treated group - cost) / cost;
+  uplift = conversion rate treated - conversion rate control (percentage points); incremental revenue =
+  (revenue per treated member - revenue per control member) x treated members.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import User
+from accounts.services import audit_record
+from accounts.tenancy import tenant_scope
+from communications.choices import CommunicationType, Direction
+from communications.models import Communication
+from contracts.models import Contract
+from customers.models import Customer, CustomerContact
+from customers.signals import success_task_requested
+from segments.models import Campaign, CampaignGoal, CampaignMember, CampaignStatus, Segment
+from segments.rules import SIGNED, apply_rules
+from service_records.models import NpsResponse, ServiceRecord
+
+logger = logging.getLogger(__name__)
+
+MAX_CONTROL_PERCENT = 50
+MAX_ATTRIBUTION_DAYS = 365
+EDITABLE = (
+    "name",
+    "description",
+    "segment",
+    "goal",
+    "send_email",
+    "email_subject",
+    "email_body",
+    "create_tasks",
+    "task_title",
+    "cost",
+    "control_percent",
+    "control_seed",
+    "attribution_days",
+)
+
+# --- Message templates: `{customer_name}` placeholders, nothing else ---------------------------------------------
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BRACED = re.compile(r"\{([^{}]*)\}")
+FACTS = {
+    "customer_name": gettext_lazy("customer name"),
+    "customer_code": gettext_lazy("customer code"),
+    "contact_name": gettext_lazy("contact name"),
+    "manager": gettext_lazy("customer manager"),
+    "renewal_date": gettext_lazy("next renewal date"),
+    "campaign": gettext_lazy("campaign name"),
+}
+
+
+def unknown_placeholders(text: str) -> list[str]:
+    return sorted({name for name in BRACED.findall(text or "") if name not in FACTS})
+
+
+def render(text: str, facts: dict[str, Any]) -> str:
+    """Known placeholders replaced once by their text; the inserted values are never interpreted again."""
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in FACTS:
+            return match.group(0)
+        value = facts.get(name)
+        return "" if value is None else str(value)
+
+    return PLACEHOLDER.sub(replace, text or "")
+
+
+# --- CRUD ---------------------------------------------------------------------------------------------------------
+def _validate(campaign: Campaign) -> None:
+    errors: dict[str, list[str]] = {}
+    campaign.name = (campaign.name or "").strip()
+    if not campaign.name:
+        errors["name"] = [_("This field is required.")]
+    elif Campaign.objects.filter(name=campaign.name).exclude(pk=campaign.pk).exists():
+        errors["name"] = [_("A campaign with this name already exists.")]
+    if campaign.control_percent > MAX_CONTROL_PERCENT:
+        errors["control_percent"] = [_("At most %(n)d %%.") % {"n": MAX_CONTROL_PERCENT}]
+    if not 1 <= campaign.attribution_days <= MAX_ATTRIBUTION_DAYS:
+        errors["attribution_days"] = [_("Between 1 and %(n)d days.") % {"n": MAX_ATTRIBUTION_DAYS}]
+    if campaign.cost is not None and campaign.cost < 0:
+        errors["cost"] = [_("The cost cannot be negative.")]
+    if campaign.send_email:
+        if not campaign.email_subject.strip():
+            errors["email_subject"] = [_("An e-mail campaign needs a subject.")]
+        if not campaign.email_body.strip():
+            errors["email_body"] = [_("An e-mail campaign needs a body.")]
+    if campaign.create_tasks and not campaign.task_title.strip():
+        errors["task_title"] = [_("A task campaign needs a task title.")]
+    for field in ("email_subject", "email_body", "task_title"):
+        unknown = unknown_placeholders(getattr(campaign, field))
+        if unknown:
+            errors.setdefault(field, []).append(
+                _("Unknown placeholder(s): %(names)s. Known: %(known)s.")
+                % {"names": ", ".join(f"{{{n}}}" for n in unknown), "known": ", ".join(f"{{{k}}}" for k in FACTS)}
+            )
+    if errors:
+        raise ValidationError(errors)
+    campaign.full_clean(exclude=["tenant", "segment", "created_by", "launched_by"])
+
+
+@transaction.atomic
+def campaign_create(*, actor: User | None, data: dict, request=None) -> Campaign:
+    campaign = Campaign(created_by=actor)
+    for key in EDITABLE:
+        if key in data and data[key] is not None:
+            setattr(campaign, key, data[key])
+    _validate(campaign)
+    campaign.save()
+    audit_record(action="crm.campaign.created", actor=actor, obj=campaign, request=request)
+    return campaign
+
+
+class CampaignLaunched(ValidationError):
+    pass
+
+
+@transaction.atomic
+def campaign_update(*, actor: User, campaign: Campaign, data: dict, request=None) -> Campaign:
+    """Edit a draft; once launched only the name, description, cost and attribution window may change."""
+    after_launch = {"name", "description", "cost", "attribution_days"}
+    changes = {}
+    for key in EDITABLE:
+        if key not in data or data[key] is None and key not in ("segment",):
+            continue
+        old = getattr(campaign, key)
+        if old == data[key]:
+            continue
+        if campaign.status == CampaignStatus.LAUNCHED and key not in after_launch:
+            raise CampaignLaunched({key: [_("A launched campaign keeps its audience and channels.")]})
+        changes[key] = (str(old) if key == "segment" else old, str(data[key]) if key == "segment" else data[key])
+        setattr(campaign, key, data[key])
+    if not changes:
+        return campaign
+    _validate(campaign)
+    campaign.save()
+    audit_record(action="crm.campaign.updated", actor=actor, obj=campaign, changes=changes, request=request)
+    if campaign.status == CampaignStatus.LAUNCHED and {"attribution_days"} & changes.keys():
+        campaign_attribute(campaign=campaign)
+    return campaign
+
+
+@transaction.atomic
+def campaign_delete(*, actor: User, campaign: Campaign, request=None) -> None:
+    audit_record(action="crm.campaign.deleted", actor=actor, obj=campaign, request=request)
+    campaign.delete()
+
+
+# --- Launch -------------------------------------------------------------------------------------------------------
+def control_split(customer_ids: list[int], percent: int, seed: int) -> set[int]:
+    """The hold-out: `floor(n x percent / 100)` ids drawn with `random.Random(seed)` from the sorted ids."""
+    ids = sorted(customer_ids)
+    size = len(ids) * percent // 100
+    return set(random.Random(seed).sample(ids, size)) if size else set()
+
+
+def _contact_emails(customer_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """customer id → (e-mail, contact name): the primary contact's, else the first contact with an e-mail."""
+    found: dict[int, tuple[str, str]] = {}
+    rows = (
+        CustomerContact.objects.filter(customer_id__in=customer_ids)
+        .exclude(email="")
+        .order_by("customer_id", "-is_primary", "pk")
+        .values_list("customer_id", "email", "contact_name")
+    )
+    for customer_id, email, name in rows:
+        found.setdefault(customer_id, (email, name))
+    return found
+
+
+@dataclass
+class LaunchResult:
+    members: int
+    control: int
+    emails: int
+    tasks: int
+
+
+@transaction.atomic
+def campaign_launch(
+    *, actor: User | None, campaign: Campaign, now: datetime | None = None, request=None
+) -> LaunchResult:
+    """Snapshot the segment's members now, draw the control group, contact the treated members (e-mails go out
+    after the commit; tasks through success_tasks' receiver of `success_task_requested`)."""
+    now = now or timezone.now()
+    original, campaign = campaign, Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise CampaignLaunched({"status": [_("This campaign was already launched.")]})
+    if campaign.segment_id is None:
+        raise ValidationError({"segment": [_("Choose the segment the campaign targets.")]})
+    segment = Segment.objects.get(pk=campaign.segment_id)
+    customers = list(
+        apply_rules(Customer.objects.alive(), segment.rules, today=timezone.localdate(now))
+        .select_related("assigned_manager")
+        .order_by("pk")
+    )
+    if not customers:
+        raise ValidationError({"segment": [_("The segment has no members now.")]})
+    if not campaign.control_seed:
+        campaign.control_seed = secrets.randbelow(2**31 - 1) + 1
+    control = control_split([c.pk for c in customers], campaign.control_percent, campaign.control_seed)
+    emails = _contact_emails([c.pk for c in customers]) if campaign.send_email else {}
+    members = []
+    for customer in customers:
+        address = emails.get(customer.pk, ("", ""))[0]
+        members.append(
+            CampaignMember(
+                campaign=campaign,
+                customer=customer,
+                is_control=customer.pk in control,
+                email=address if customer.pk not in control else "",
+            )
+        )
+    CampaignMember.objects.bulk_create(members)
+    members = list(CampaignMember.objects.filter(campaign=campaign).order_by("pk"))
+    by_customer = {c.pk: c for c in customers}
+    messages: list[tuple[int, EmailMessage]] = []
+    tasks = 0
+    for member in members:
+        if member.is_control:
+            continue
+        customer = by_customer[member.customer_id]
+        facts = {
+            "customer_name": customer.customer_name,
+            "customer_code": customer.customer_code,
+            "contact_name": emails.get(customer.pk, ("", ""))[1],
+            "manager": customer.assigned_manager.get_display_name() if customer.assigned_manager_id else "",
+            "renewal_date": customer.next_renewal_date or "",
+            "campaign": campaign.name,
+        }
+        if campaign.send_email and member.email:
+            subject = render(campaign.email_subject, facts).replace("\n", " ")[:200]
+            messages.append(
+                (
+                    member.pk,
+                    EmailMessage(
+                        subject, render(campaign.email_body, facts), settings.DEFAULT_FROM_EMAIL, [member.email]
+                    ),
+                )
+            )
+        if campaign.create_tasks:
+            task = _request_task(campaign, customer, facts, actor, now)
+            if task is not None:
+                member.task_id = task.pk
+                member.contacted_at = now
+                tasks += 1
+    CampaignMember.objects.bulk_update([m for m in members if m.task_id], ["task_id", "contacted_at"])
+    campaign.status, campaign.launched_at, campaign.launched_by = CampaignStatus.LAUNCHED, now, actor
+    campaign.save(update_fields=["status", "launched_at", "launched_by", "control_seed", "updated_at"])
+    audit_record(
+        action="crm.campaign.launched",
+        actor=actor,
+        obj=campaign,
+        changes={
+            "members": (None, len(members)),
+            "control": (None, len(control)),
+            "seed": (None, campaign.control_seed),
+        },
+        request=request,
+    )
+    if messages:
+        tenant = campaign.tenant
+        transaction.on_commit(lambda: _send(messages, now, tenant))
+    for key in ("status", "launched_at", "launched_by", "control_seed"):
+        setattr(original, key, getattr(campaign, key))
+    return LaunchResult(members=len(members), control=len(control), emails=len(messages), tasks=tasks)
+
+
+def _request_task(campaign: Campaign, customer: Customer, facts: dict, actor, now: datetime):
+    """One task for the customer's CSM through the success_tasks receiver (none when that app is absent)."""
+    responses = success_task_requested.send_robust(
+        sender=Campaign,
+        customer=customer,
+        title=render(campaign.task_title, facts)[:200],
+        description=_("Campaign: %(name)s") % {"name": campaign.name},
+        goal=campaign.goal,
+        due_date=now + timedelta(days=14),
+        actor=actor,
+    )
+    for _receiver, result in responses:
+        if isinstance(result, Exception):
+            logger.warning("campaign %s: no task for customer %s: %s", campaign.pk, customer.pk, result)
+            continue
+        if getattr(result, "pk", None):
+            return result
+    return None
+
+
+def _send(messages: list[tuple[int, EmailMessage]], now: datetime, tenant) -> None:
+    """After the commit: send each e-mail; a member is marked contacted only when its e-mail went out."""
+    with tenant_scope(tenant):
+        _send_in_scope(messages, now)
+
+
+def _send_in_scope(messages: list[tuple[int, EmailMessage]], now: datetime) -> None:
+    sent = []
+    connection = get_connection(fail_silently=False)
+    for member_pk, message in messages:
+        message.connection = connection
+        try:
+            message.send()
+        except Exception:  # one bad address must not stop the others
+            logger.exception("campaign e-mail to member %s failed", member_pk)
+            continue
+        sent.append(member_pk)
+    if sent:
+        CampaignMember.objects.filter(pk__in=sent).update(email_sent=True)
+        CampaignMember.objects.filter(pk__in=sent, contacted_at__isnull=True).update(contacted_at=now)
+
+
+# --- Attribution (idempotent job) -----------------------------------------------------------------------------
+def window(campaign: Campaign) -> tuple[date, date, datetime, datetime]:
+    start = campaign.launched_at
+    end = start + timedelta(days=campaign.attribution_days)
+    return timezone.localdate(start), timezone.localdate(end), start, end
+
+
+@transaction.atomic
+def campaign_attribute(*, campaign: Campaign, now: datetime | None = None) -> dict:
+    """Recompute every member's responded / converted / revenue from the sources (set, never added: rerunning
+    gives the same figures). Only launched campaigns."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    if campaign.status != CampaignStatus.LAUNCHED or campaign.launched_at is None:
+        return {"members": 0, "changed": 0}
+    day0, day1, start, end = window(campaign)
+    members = list(CampaignMember.objects.filter(campaign=campaign).order_by("pk"))
+    ids = [m.customer_id for m in members]
+
+    def first(rows) -> dict[int, Any]:
+        found: dict[int, Any] = {}
+        for customer_id, when in rows:
+            if when is not None and (customer_id not in found or when < found[customer_id]):
+                found[customer_id] = when
+        return found
+
+    contracts = Contract.objects.filter(
+        customer_id__in=ids, status__in=SIGNED, signed_date__gte=day0, signed_date__lte=day1
+    ).values_list("customer_id", "signed_date", "contract_amount")
+    revenue: dict[int, Decimal] = {}
+    signed: dict[int, date] = {}
+    for customer_id, day, amount in contracts:
+        revenue[customer_id] = revenue.get(customer_id, Decimal(0)) + amount
+        signed[customer_id] = min(day, signed.get(customer_id, day))
+    comms = Communication.objects.alive().filter(
+        customer_id__in=ids, communication_date__gte=start, communication_date__lte=end
+    )
+    nps = NpsResponse.objects.filter(customer_id__in=ids, responded_at__gte=start, responded_at__lte=end)
+    responded = first(comms.filter(direction=Direction.INBOUND).values_list("customer_id", "communication_date"))
+    for customer_id, when in first(nps.values_list("customer_id", "responded_at")).items():
+        responded[customer_id] = min(when, responded.get(customer_id, when))
+    if campaign.goal in (CampaignGoal.RENEWAL, CampaignGoal.UPSELL):
+        converted = dict(signed)
+    elif campaign.goal == CampaignGoal.SATISFACTION:
+        happy = first(
+            ServiceRecord.objects.filter(
+                customer_id__in=ids, rated_at__gte=start, rated_at__lte=end, satisfaction_overall__gte=4
+            ).values_list("customer_id", "rated_at")
+        )
+        for customer_id, when in first(nps.filter(score__gte=9).values_list("customer_id", "responded_at")).items():
+            happy[customer_id] = min(when, happy.get(customer_id, when))
+        converted = {k: timezone.localdate(v) for k, v in happy.items()}
+    else:
+        meetings = first(
+            comms.filter(communication_type=CommunicationType.MEETING).values_list("customer_id", "communication_date")
+        )
+        converted = {k: timezone.localdate(v) for k, v in meetings.items()}
+    changed = []
+    for member in members:
+        values = (
+            responded.get(member.customer_id),
+            converted.get(member.customer_id),
+            revenue.get(member.customer_id, Decimal("0.00")),
+        )
+        if (member.responded_at, member.converted_at, member.revenue) != values:
+            member.responded_at, member.converted_at, member.revenue = values
+            changed.append(member)
+    CampaignMember.objects.bulk_update(changed, ["responded_at", "converted_at", "revenue"], batch_size=500)
+    Campaign.objects.filter(pk=campaign.pk).update(attributed_at=now)
+    campaign.attributed_at = now
+    return {"members": len(members), "changed": len(changed)}
+
+
+def campaigns_attribute_all(*, now: datetime | None = None) -> dict:
+    """The nightly job: every launched campaign whose window closed at most 7 days ago (later rows are final)."""
+    now = now or timezone.now()
+    totals = {"campaigns": 0, "changed": 0}
+    for campaign in Campaign.objects.filter(status=CampaignStatus.LAUNCHED).order_by("pk"):
+        if campaign.launched_at + timedelta(days=campaign.attribution_days + 7) < now and campaign.attributed_at:
+            continue
+        result = campaign_attribute(campaign=campaign, now=now)
+        totals["campaigns"] += 1
+        totals["changed"] += result.get("changed", 0)
+    return totals
+
+
+# --- Results ------------------------------------------------------------------------------------------------------
+def _ratio(a, b) -> Decimal | None:
+    if not b:
+        return None
+    return (Decimal(a) / Decimal(b)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def results_from(*, cost: Decimal, treated: dict, control: dict) -> dict:
+    """Pure maths of the results: each group dict has members, contacted, responded, converted, revenue."""
+    out: dict[str, Any] = {"treated": dict(treated), "control": dict(control), "cost": cost}
+    for group in (out["treated"], out["control"]):
+        group["conversion_rate"] = _ratio(group["converted"], group["members"])
+        group["response_rate"] = _ratio(group["responded"], group["members"])
+        group["revenue_per_member"] = _ratio(group["revenue"], group["members"])
+    t, c = out["treated"], out["control"]
+    out["revenue"] = t["revenue"]
+    out["conversion_rate"] = t["conversion_rate"]
+    out["roi"] = _ratio(t["revenue"] - cost, cost) if cost else None
+    if c["members"] and t["members"]:
+        out["uplift"] = t["conversion_rate"] - c["conversion_rate"]
+        incremental = (Decimal(t["revenue"]) / t["members"] - Decimal(c["revenue"]) / c["members"]) * t["members"]
+        out["incremental_revenue"] = incremental.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        out["incremental_roi"] = _ratio(out["incremental_revenue"] - cost, cost) if cost else None
+    else:
+        out["uplift"] = out["incremental_revenue"] = out["incremental_roi"] = None
+    return out
+
+
+def campaign_results(campaign: Campaign, members=None) -> dict:
+    """Group figures of a campaign (two aggregate queries)."""
+    from django.db.models import Count, Q, Sum
+
+    members = members if members is not None else CampaignMember.objects.filter(campaign=campaign)
+    groups = {}
+    for key, is_control in (("treated", False), ("control", True)):
+        row = members.filter(is_control=is_control).aggregate(
+            members=Count("pk"),
+            contacted=Count("pk", filter=Q(contacted_at__isnull=False)),
+            responded=Count("pk", filter=Q(responded_at__isnull=False)),
+            converted=Count("pk", filter=Q(converted_at__isnull=False)),
+            revenue=Sum("revenue"),
+        )
+        row["revenue"] = row["revenue"] or Decimal("0.00")
+        groups[key] = row
+    return results_from(cost=campaign.cost, treated=groups["treated"], control=groups["control"])
+
+
+def campaign_member_visible_ids(user: User):
+    from customers.selectors import customers_visible_to
+
+    return customers_visible_to(user).values("pk")
