@@ -63,6 +63,7 @@ class PortalConfig(AppConfig):
                 "crm.portal.deactivated": _("Portal access ended"),
                 "crm.portal.viewed": _("Portal page viewed"),
                 "crm.portal.downloaded": _("Portal document downloaded"),
+                "crm.portal.submitted": _("Portal form sent"),
                 "crm.portal.request_created": _("Service request from the portal"),
                 "crm.portal.ticket_rated": _("Ticket rated in the portal"),
                 "crm.portal.suggestion_sent": _("Suggestion sent from the portal"),

@@ -271,10 +271,40 @@ def totp_disable(*, account: PortalAccount, code: str, request=None) -> None:
     _audit("crm.portal.totp_disabled", account, request=request)
 
 
-def audit_view(*, account: PortalAccount, what: str, obj=None, request=None) -> None:
-    """Downloads and detail pages are audited (everything a portal user does is on record)."""
-    action = "crm.portal.downloaded" if what == "download" else "crm.portal.viewed"
-    _audit(action, account, obj=obj, request=request)
+# What a portal request did, by method (a view marks a download with `mark_download`).
+REQUEST_ACTIONS = {"download": "crm.portal.downloaded", "read": "crm.portal.viewed", "write": "crm.portal.submitted"}
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def mark_download(request) -> None:
+    """The request's audit row says "document downloaded" instead of "page viewed"."""
+    request.portal_audit_kind = "download"
+
+
+def request_audited(*, account: PortalAccount, request, status: int) -> None:
+    """One audit row per request of a signed-in portal user (pages, downloads, forms; refused ones too):
+    the account and its contact and customer, the view and the ids in the URL, the method and the answer's
+    status; the audit row itself holds the time, IP address and user agent. One INSERT, no other query."""
+    kind = getattr(request, "portal_audit_kind", None) or ("read" if request.method in READ_METHODS else "write")
+    match = getattr(request, "resolver_match", None)
+    facts = {
+        "view": (None, match.view_name if match is not None else request.path[:200]),
+        "method": (None, request.method),
+        "status": (None, status),
+        "customer": (None, account.customer_id),
+        "contact": (None, account.contact_id),
+    }
+    if match is not None:
+        facts.update({name: (None, str(value)[:64]) for name, value in match.kwargs.items()})
+    audit_record(
+        action=REQUEST_ACTIONS[kind],
+        actor=PortalActor(account),
+        obj=account,
+        object_repr=account.email,
+        request=request,
+        changes=facts,
+        tenant=account.tenant,
+    )
 
 
 # --- Requests, ratings, feedback ----------------------------------------------------------------------------------

@@ -35,8 +35,10 @@ def _tab_url(customer) -> str:
 def customer_tab_context(request, customer) -> dict[str, Any]:
     from service_records.models import NpsResponse
 
+    accounts = list(PortalAccount.objects.filter(customer=customer).select_related("contact"))
     return {
-        "portal_accounts": list(PortalAccount.objects.filter(customer=customer).select_related("contact")),
+        "portal_accounts": accounts,
+        "portal_activity": portal_activity(request.user, accounts),
         "portal_message": selectors.csm_message(customer),
         "portal_suggestions": list(Suggestion.objects.filter(customer=customer).select_related("account")[:20]),
         "portal_nps": list(NpsResponse.objects.filter(customer=customer).order_by("-responded_at")[:10]),
@@ -47,6 +49,44 @@ def customer_tab_context(request, customer) -> dict[str, Any]:
         "portal_milestone_form": forms.MilestoneForm(),
         "portal_can_edit": request.user.has_perm("portal.change_successgoal"),
     }
+
+
+ACTIVITY_PERMISSIONS = ("accounts.view_auditlog", "portal.change_portalaccount")
+
+
+def portal_activity(user, accounts, limit: int = 20) -> list | None:
+    """The latest audited requests of these portal accounts (pages, downloads, forms), for staff who manage the
+    customer's portal access or read the audit log; None for everyone else (the tab then hides the section)."""
+    from accounts.models import AuditLog
+
+    if not any(user.has_perm(perm) for perm in ACTIVITY_PERMISSIONS):
+        return None
+    if not accounts:
+        return []
+    from accounts.registry import audit_labels
+
+    rows = (
+        AuditLog.objects.filter(object_type="portal.portalaccount", object_id__in=[str(a.pk) for a in accounts])
+        .only("created_at", "action", "actor_name", "changes", "ip_address", "user_agent")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    skip = {"view", "method", "status", "customer", "contact"}
+    activity = []
+    for row in rows:
+        facts = {name: change.get("new") for name, change in (row.changes or {}).items() if isinstance(change, dict)}
+        activity.append(
+            {
+                "when": row.created_at,
+                "who": row.actor_name.removeprefix("portal:"),
+                "what": audit_labels.label(row.action),
+                "view": facts.get("view", ""),
+                "ids": ", ".join(f"{name}={value}" for name, value in facts.items() if name not in skip),
+                "status": facts.get("status", ""),
+                "ip": row.ip_address or "",
+                "agent": row.user_agent,
+            }
+        )
+    return activity
 
 
 def _fail(request, exc: ValidationError) -> None:
