@@ -16,7 +16,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.selectors import customer_get_visible
 from portal import forms, selectors, services
-from portal.models import KbArticle, PortalAccount, SuccessGoal, SuccessMilestone, Suggestion
+from portal.models import (
+    DiagnosisChecklist,
+    KbArticle,
+    KbCategory,
+    PortalAccount,
+    SuccessGoal,
+    SuccessMilestone,
+    Suggestion,
+)
 
 MAX_ID = 2**63 - 1
 
@@ -223,7 +231,8 @@ def goal_comment(request, customer_id: int, goal_id: int):
 @permission_required("portal.view_kbarticle", raise_exception=True)
 def kb_list(request):
     articles = list(selectors.articles(published_only=False)[:500])
-    return render(request, "portal/staff/kb_list.html", {"articles": articles, "page_title": _("Knowledge base")})
+    return render(request, "portal/staff/kb_list.html", {"articles": articles, "page_title": _("Knowledge base"),
+                                                         "kb_nav": "articles"})  # fmt: skip
 
 
 @login_required
@@ -245,5 +254,104 @@ def kb_edit(request, article_id: int | None = None):
         else:
             messages.success(request, _("Article saved."))
             return redirect("portal_staff:kb_list")
-    return render(request, "portal/staff/kb_form.html", {"form": form, "article": article,
+    return render(request, "portal/staff/kb_form.html", {"form": form, "article": article, "kb_nav": "articles",
                                                          "page_title": _("Knowledge base article")})  # fmt: skip
+
+
+def _row(queryset, pk: int):
+    """One row of the tenant's own queryset, or 404 (another tenant's id looks exactly like a missing one)."""
+    obj = queryset.filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@login_required
+@permission_required("portal.change_kbarticle", raise_exception=True)
+@require_POST
+def kb_publish(request, article_id: int):
+    """Publish an article or take it back to draft (`published=1|0`)."""
+    article = _row(KbArticle.objects.all(), article_id)
+    published = request.POST.get("published") == "1"
+    services.article_publish(actor=request.user, article=article, published=published, request=request)
+    if published:
+        messages.success(request, _("Article published: customers see it in the portal."))
+    else:
+        messages.success(request, _("Article taken back to draft."))
+    return redirect("portal_staff:kb_list")
+
+
+@login_required
+@permission_required("portal.view_kbcategory", raise_exception=True)
+def category_list(request):
+    rows = list(selectors.categories()[:500])
+    context = {"categories": rows, "kb_nav": "categories", "page_title": _("Knowledge base categories")}
+    return render(request, "portal/staff/kb_categories.html", context)
+
+
+@login_required
+@permission_required(("portal.add_kbcategory", "portal.change_kbcategory"), raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def category_edit(request, category_id: int | None = None):
+    category = _row(KbCategory.objects.all(), category_id) if category_id is not None else None
+    form = forms.CategoryForm(request.POST if request.method == "POST" else None, instance=category)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.category_save(actor=request.user, category=category, data=form.cleaned_data, request=request)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Category saved."))
+            return redirect("portal_staff:category_list")
+    return render(request, "portal/staff/kb_edit_form.html", {
+        "form": form, "kb_nav": "categories", "cancel_url": reverse("portal_staff:category_list"),
+        "page_title": _("Knowledge base category")})  # fmt: skip
+
+
+@login_required
+@permission_required("portal.view_diagnosischecklist", raise_exception=True)
+def checklist_list(request):
+    rows = list(selectors.checklists(published_only=False)[:500])
+    context = {"checklists": rows, "kb_nav": "checklists", "page_title": _("Self-diagnosis checklists")}
+    return render(request, "portal/staff/kb_checklists.html", context)
+
+
+@login_required
+@permission_required(("portal.add_diagnosischecklist", "portal.change_diagnosischecklist"), raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def checklist_edit(request, checklist_id: int | None = None):
+    checklist = _row(DiagnosisChecklist.objects.all(), checklist_id) if checklist_id is not None else None
+    form = forms.ChecklistForm(request.POST if request.method == "POST" else None, instance=checklist)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.checklist_save(actor=request.user, checklist=checklist, data=form.cleaned_data, request=request)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Checklist saved."))
+            return redirect("portal_staff:checklist_list")
+    return render(request, "portal/staff/kb_edit_form.html", {
+        "form": form, "kb_nav": "checklists", "cancel_url": reverse("portal_staff:checklist_list"),
+        "page_title": _("Self-diagnosis checklist")})  # fmt: skip
+
+
+@login_required
+@permission_required("portal.change_diagnosischecklist", raise_exception=True)
+@require_POST
+def checklist_publish(request, checklist_id: int):
+    """Publish a checklist or withdraw it (`published=1|0`); the same rules as saving it apply."""
+    checklist = _row(DiagnosisChecklist.objects.select_related("article"), checklist_id)
+    try:
+        published = request.POST.get("published") == "1"
+        services.checklist_save(actor=request.user, checklist=checklist, data={"is_published": published},
+                                request=request)  # fmt: skip
+    except ValidationError as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, _("Checklist published.") if checklist.is_published else _("Checklist withdrawn."))
+    return redirect("portal_staff:checklist_list")
