@@ -72,7 +72,7 @@ def test_categories_match_by_prefix_suffix_and_word():
 
 def test_the_page_counts_each_category_in_the_period(history, admin_client):
     with query_budget(12):
-        response = admin_client.get(f"/accounts/audit/compliance/?{PERIOD}")
+        response = admin_client.get(f"/accounts/compliance/?{PERIOD}")
     assert response.status_code == 200
     totals = {item["key"]: item["total"] for item in response.context["summary"]}
     assert totals == {"sensitive_access": 3, "exports": 2, "data_subject": 3, "admin": 3}
@@ -83,7 +83,7 @@ def test_the_page_counts_each_category_in_the_period(history, admin_client):
 
 
 def test_the_default_period_is_the_current_month(history, admin_client):
-    response = admin_client.get("/accounts/audit/compliance/")
+    response = admin_client.get("/accounts/compliance/")
     assert response.status_code == 200
     start, end = response.context["period"]
     assert (start.day, end) == (1, timezone.localdate())
@@ -95,14 +95,14 @@ def test_the_default_period_is_the_current_month(history, admin_client):
      "date_from=2026-13-45&date_to=2026-03-01&format=csv"],
 )  # fmt: skip
 def test_a_bad_period_is_refused_with_the_reason_and_exports_nothing(history, admin_client, query):
-    response = admin_client.get(f"/accounts/audit/compliance/?{query}")
+    response = admin_client.get(f"/accounts/compliance/?{query}")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")
     assert response.context["filter_form"].errors
 
 
 def test_the_csv_export_lists_the_entries_and_is_itself_audited(history, admin_client, owner):
-    response = admin_client.get(f"/accounts/audit/compliance/?{PERIOD}&format=csv", REMOTE_ADDR="198.51.100.20")
+    response = admin_client.get(f"/accounts/compliance/?{PERIOD}&format=csv", REMOTE_ADDR="198.51.100.20")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     header, entries = rows[0], rows[1:]
@@ -120,7 +120,7 @@ def test_the_csv_export_lists_the_entries_and_is_itself_audited(history, admin_c
 def test_the_xlsx_export_opens_in_a_spreadsheet(history, admin_client):
     from openpyxl import load_workbook
 
-    response = admin_client.get(f"/accounts/audit/compliance/?{PERIOD}&format=xlsx")
+    response = admin_client.get(f"/accounts/compliance/?{PERIOD}&format=xlsx")
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     values = list(sheet.values)
@@ -133,6 +133,6 @@ def test_only_tenant_admins_see_the_report(history, make_user, role):
     client = Client()
     client.force_login(make_user(role=role, username=f"compliance_{role}"))
     for query in ("", f"?{PERIOD}&format=csv"):
-        assert client.get(f"/accounts/audit/compliance/{query}").status_code == 403
+        assert client.get(f"/accounts/compliance/{query}").status_code == 403
     with unscoped("test"):
         assert not AuditLog.objects.filter(action=EXPORT_PREFIX + "compliance_report").exists()

@@ -33,8 +33,10 @@ def contract_document(request, pk: int):
     fmt = (request.GET.get("format") or "pdf").lower()
     if fmt not in ("pdf", "html"):
         raise Http404(_("Choose the format pdf or html."))
-    record_access(request, contract, CONTRACT_DOCUMENT_VIEWED, format=fmt, download=request.GET.get("download") == "1")
-    return document_response(contract, fmt, user=request.user, download=request.GET.get("download") == "1")
+    download = request.GET.get("download") == "1"
+    response = document_response(contract, fmt, user=request.user, download=download)
+    record_access(request, contract, CONTRACT_DOCUMENT_VIEWED, format=fmt, download=download)
+    return response
 
 
 @login_required

@@ -140,3 +140,17 @@ def test_staff_see_the_customers_portal_activity_on_the_portal_tab(owner, make_u
     viewer.force_login(make_user(role="viewer", username="tab_viewer"))
     viewer_page = viewer.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "portal:bills" not in viewer_page and 'data-testid="portal-activity"' not in viewer_page
+
+
+def test_the_request_audit_costs_one_insert_and_no_other_query(owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world = _world(owner)
+    client = portal_client(Client(), world["portal_account"])
+    url = f"/portal/tickets/{world['portal_ticket'].pk}/"
+    client.get(url)  # warm up (session, caches)
+    with CaptureQueriesContext(connection) as audited:
+        assert client.get(url).status_code == 200
+    audit_queries = [q["sql"] for q in audited.captured_queries if "audit_logs" in q["sql"]]
+    assert len(audit_queries) == 1 and audit_queries[0].lstrip().upper().startswith("INSERT")
