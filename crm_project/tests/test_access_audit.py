@@ -118,10 +118,17 @@ def test_reading_a_contacts_details_is_recorded(world, owner, api):
 
 
 def test_opening_and_downloading_a_contract_document_is_recorded(world, owner, staff, api):
+    from contracts.documents import contract_document_generate
+
     contract = world["contract"]
     before = _last_id()
-    staff.get(f"/contracts/{contract.pk}/document/?format=pdf&download=1", **WHERE)
-    staff.get(f"/contracts/{contract.pk}/document/?format=html", **WHERE)
+    assert staff.get(f"/contracts/{contract.pk}/document/?format=pdf", **WHERE).status_code == 404
+    assert _reads(_new_rows(before)) == []  # nothing generated yet: nothing read
+    with tenant_scope(owner.tenant):
+        contract_document_generate(actor=owner, contract=contract, template=world["template"])
+    before = _last_id()
+    assert staff.get(f"/contracts/{contract.pk}/document/?format=pdf&download=1", **WHERE).status_code == 200
+    assert staff.get(f"/contracts/{contract.pk}/document/?format=html", **WHERE).status_code == 200
     assert_envelope(
         api.post(f"/api/v1/contracts/{contract.pk}/preview", {"template_id": world["template"].pk}, format="json",
                  **WHERE),
