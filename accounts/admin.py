@@ -71,7 +71,7 @@ class UserAdmin(TenantScopedAdminMixin, DjangoUserAdmin):
 class AuditLogAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["created_at", "action", "actor_name", "object_type", "object_id", "object_repr", "ip_address"]
     list_filter = ["action", "object_type", "created_at"]
-    search_fields = ["action", "actor_name", "object_repr", "object_id", "trace_id"]
+    search_fields = ["action", "actor_name", "object_repr", "object_id", "trace_id", "ip_address", "user_agent"]
 
 
 @admin.register(JobRun)

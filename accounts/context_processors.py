@@ -11,6 +11,9 @@ for _item in (
     NavItem("dashboard", _("Dashboard"), "dashboard", None, weight=0),
     NavItem("notifications", _("Notifications"), "accounts:notifications", None, weight=800),
     NavItem("audit_log", _("Audit log"), "accounts:audit_log", "accounts.view_auditlog", weight=900),
+    NavItem(
+        "compliance_report", _("Compliance report"), "accounts:compliance_report", "accounts.view_auditlog", weight=905
+    ),  # fmt: skip
     NavItem("job_runs", _("Job runs"), "accounts:job_runs", "accounts.view_jobrun", weight=910),
 ):
     nav_items.register(_item)

@@ -79,7 +79,8 @@ def audit_record(
     entry_tenant = tenant or current_tenant() or getattr(actor, "tenant", None)
     entry = AuditLog(
         tenant=entry_tenant,
-        actor=actor if actor is not None and actor.pk else None,
+        # Portal users and integration keys name themselves (actor_name) but are not rows of the user table.
+        actor=actor if isinstance(actor, User) and actor.pk else None,
         actor_name=(actor.get_username() if actor is not None else "")[:150],
         action=action,
         object_type=object_type,
@@ -87,6 +88,7 @@ def audit_record(
         object_repr=object_repr[:200],
         changes=masked,
         ip_address=client_ip(request) if request is not None else None,
+        user_agent=user_agent(request),
         trace_id=current_trace_id() if current_trace_id() != "-" else "",
     )
     # The entry names its tenant explicitly, so it is written whatever scope is active.
@@ -110,6 +112,13 @@ def client_ip(request) -> str | None:
     if request is None:
         return None
     return request.META.get("REMOTE_ADDR") or None
+
+
+def user_agent(request) -> str:
+    """The caller's User-Agent header, cut to the audit log's column (empty without a request)."""
+    if request is None:
+        return ""
+    return (request.META.get("HTTP_USER_AGENT") or "")[:255]
 
 
 def notify(

@@ -18,5 +18,6 @@ urlpatterns = [
     path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
     path("notifications/read-all/", views.notification_read_all, name="notifications_read_all"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("compliance/", views.compliance_report, name="compliance_report"),
     path("jobs/", views.job_runs, name="job_runs"),
 ]

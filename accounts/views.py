@@ -7,7 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -99,6 +99,52 @@ def audit_log(request):
         "accounts/audit_log.html",
         "accounts/_audit_results.html",
         {"filter_form": filterset.form, "page_obj": _paginate(request, queryset)},
+    )
+
+
+@login_required
+@permission_required("accounts.view_auditlog", raise_exception=True)
+def compliance_report(request):
+    """Tenant admins: the audit log of a period counted by category; `?format=csv|xlsx` downloads the entries."""
+    from accounts import compliance
+    from crm_project.audit import compliance_queryset, compliance_summary, record_export
+    from crm_project.exports import streaming_csv_response, xlsx_response
+
+    start, end = compliance.default_period()
+    form = compliance.PeriodForm(request.GET or None, initial={"date_from": start, "date_to": end})
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            start, end = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+        else:
+            status = 400
+    since, until = compliance.period_bounds(start, end)
+    file_format = (request.GET.get("format") or "").lower()
+    if status == 200 and file_format in compliance.EXPORT_FORMATS:
+        queryset = compliance_queryset(since, until)
+        record_export(request, "compliance_report", object_type="accounts.auditlog", format=file_format,
+                      period=f"{start.isoformat()}..{end.isoformat()}")  # fmt: skip
+        name = f"compliance-{start:%Y%m%d}-{end:%Y%m%d}.{file_format}"
+        rows = compliance.export_rows(queryset)
+        if file_format == "xlsx":
+            return xlsx_response(name, compliance.EXPORT_HEADER, rows, sheet_title="compliance", datetime_columns=[0])
+        return streaming_csv_response(name, compliance.EXPORT_HEADER, rows)
+    summary = compliance_summary(since, until) if status == 200 else []
+    query = f"date_from={start.isoformat()}&date_to={end.isoformat()}"
+    return render(
+        request,
+        "accounts/compliance_report.html",
+        {
+            "filter_form": form,
+            "summary": summary,
+            "grand_total": sum(item["total"] for item in summary),
+            "period": (start, end),
+            "csv_url": f"?{query}&format=csv",
+            "xlsx_url": f"?{query}&format=xlsx",
+            "audit_url": f"{reverse('accounts:audit_log')}?date_from={start.isoformat()}&date_to={end.isoformat()}",
+            "page_title": _("Compliance report"),
+        },
+        status=status,
     )
 
 

@@ -95,5 +95,6 @@ class ContractsConfig(AppConfig):
                 "crm.contract.milestone_saved": _("Milestone saved"),
                 "crm.contract.document_generated": _("Contract document generated"),
                 "crm.invoice.upserted": _("Invoice recorded"),
+                "crm.payment.upserted": _("Payment recorded"),
             }
         )

@@ -661,6 +661,9 @@ def payment_upsert(*, actor: User | None, invoice: Invoice, data: dict[str, Any]
         raise ValidationError({"external_id": [_("This payment id belongs to another invoice.")]})
     if payment is None:
         payment = Payment(invoice=invoice, external_id=external_id)
+    before = {
+        name: None if payment.pk is None else getattr(payment, name) for name in ("amount", "paid_date", "method")
+    }
     for name in ("amount", "paid_date", "method"):
         if name in data and data[name] is not None:
             setattr(payment, name, data[name])
@@ -681,6 +684,15 @@ def payment_upsert(*, actor: User | None, invoice: Invoice, data: dict[str, Any]
     invoice.refresh_from_db()
     _invoice_status(invoice)
     invoice.save(update_fields=["status", "paid_date", "updated_at"])
+    changes = {name: (old, getattr(payment, name)) for name, old in before.items() if old != getattr(payment, name)}
+    audit_record(
+        action="crm.payment.upserted",
+        actor=actor,
+        obj=invoice.contract,
+        request=request,
+        changes={"invoice": (None, invoice.invoice_number), "payment": (None, payment.external_id or payment.pk),
+                 "invoice_status": (None, invoice.status), **changes},
+    )  # fmt: skip
     return payment
 
 
@@ -701,14 +713,16 @@ def payments_ingest(*, items: list[dict[str, Any]], request=None) -> list[dict[s
     payment) leaves every item untouched. Returns per item the invoice id, external id and status and the payment id.
     """
     results = []
+    # The audit names the caller: the integration key (`integration:<key id>`), not a staff user.
+    caller = getattr(request, "user", None) if request is not None else None
     for index, item in enumerate(items):
         contract = Contract.objects.filter(contract_code=item["contract_code"]).first()
         if contract is None:
             raise UnknownContract(index)
-        invoice = invoice_upsert(actor=None, contract=contract, data=item["invoice"], request=request)
+        invoice = invoice_upsert(actor=caller, contract=contract, data=item["invoice"], request=request)
         payment = None
         if item.get("payment"):
-            payment = payment_upsert(actor=None, invoice=invoice, data=item["payment"], request=request)
+            payment = payment_upsert(actor=caller, invoice=invoice, data=item["payment"], request=request)
             invoice.refresh_from_db(fields=["status"])
         results.append(
             {

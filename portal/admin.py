@@ -16,6 +16,7 @@ class _TenantAdmin(ObjectTenantScopeMixin, TenantScopedAdminMixin, admin.ModelAd
 @admin.register(KbCategory)
 class KbCategoryAdmin(_TenantAdmin):
     list_display = ("name", "position")
+    search_fields = ("name",)
 
 
 @admin.register(KbArticle)
@@ -34,6 +35,8 @@ class KbArticleAdmin(_TenantAdmin):
 @admin.register(DiagnosisChecklist)
 class DiagnosisChecklistAdmin(_TenantAdmin):
     list_display = ("title", "category", "is_published")
+    list_filter = ("is_published",)
+    search_fields = ("title",)
 
 
 @admin.register(TicketWebhook)

@@ -17,7 +17,16 @@ class PortalConfig(AppConfig):
             "portal.change_successgoal",
             "portal.add_csmmessage",
         }
-        kb = {"portal.add_kbarticle", "portal.change_kbarticle", "portal.view_kbcategory", "portal.add_kbcategory"}
+        kb = {
+            "portal.add_kbarticle",
+            "portal.change_kbarticle",
+            "portal.view_kbcategory",
+            "portal.add_kbcategory",
+            "portal.change_kbcategory",
+            "portal.view_diagnosischecklist",
+            "portal.add_diagnosischecklist",
+            "portal.change_diagnosischecklist",
+        }
         register_role_permissions(
             {
                 TENANT_ADMIN: write | kb | {"portal.view_webhookdelivery", "portal.change_ticketwebhook"},
@@ -63,6 +72,7 @@ class PortalConfig(AppConfig):
                 "crm.portal.deactivated": _("Portal access ended"),
                 "crm.portal.viewed": _("Portal page viewed"),
                 "crm.portal.downloaded": _("Portal document downloaded"),
+                "crm.portal.submitted": _("Portal form sent"),
                 "crm.portal.request_created": _("Service request from the portal"),
                 "crm.portal.ticket_rated": _("Ticket rated in the portal"),
                 "crm.portal.suggestion_sent": _("Suggestion sent from the portal"),
@@ -73,6 +83,9 @@ class PortalConfig(AppConfig):
                 "crm.portal.milestone_done": _("Success milestone done"),
                 "crm.portal.goal_commented": _("Success goal commented"),
                 "crm.portal.article_saved": _("Knowledge base article saved"),
+                "crm.portal.article_published": _("Knowledge base article published or withdrawn"),
+                "crm.portal.category_saved": _("Knowledge base category saved"),
+                "crm.portal.checklist_saved": _("Self-diagnosis checklist saved"),
                 "crm.portal.webhook_delivered": _("Ticket webhook delivered"),
                 "crm.portal.webhook_failed": _("Ticket webhook failed"),
             }

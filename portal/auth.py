@@ -6,6 +6,7 @@
 * Every portal request re-checks the account: active, contact still there, customer neither lost nor deleted;
   otherwise the portal session ends at once.
 * The portal view runs inside the account's tenant scope; the account's customer is `request.portal_customer`.
+* Every request of a signed-in portal user writes one audit row (`portal.services.request_audited`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import functools
 import hashlib
 
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
@@ -85,8 +88,23 @@ def portal_login_required(view):
             return redirect(f"{reverse('portal:login')}?next={request.path}")
         request.portal_account = account
         request.portal_customer = account.customer
-        with tenant_scope(account.tenant):
-            return view(request, *args, **kwargs)
+        status = 500
+        try:
+            with tenant_scope(account.tenant):
+                response = view(request, *args, **kwargs)
+            status = response.status_code
+            return response
+        except Http404:
+            status = 404
+            raise
+        except PermissionDenied:
+            status = 403
+            raise
+        finally:
+            # Everything a portal user does is on record, refused requests too (one INSERT per request).
+            from portal.services import request_audited
+
+            request_audited(account=account, request=request, status=status)
 
     return wrapper
 

@@ -198,3 +198,70 @@ class ArticleForm(forms.Form):
             kwargs["initial"]["category"] = instance.category_id
         super().__init__(*args, **kwargs)
         self.fields["category"].queryset = KbCategory.objects.all()
+
+
+class CategoryForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    position = forms.IntegerField(label=_("Position"), min_value=0, max_value=32767, initial=0,
+                                  help_text=_("Lower numbers come first."))  # fmt: skip
+
+    def __init__(self, *args, instance=None, **kwargs):
+        if instance is not None:
+            kwargs.setdefault("initial", {"name": instance.name, "position": instance.position})
+        super().__init__(*args, **kwargs)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError(_("Give the category a name."))
+        return name
+
+
+MAX_STEPS = 30
+MAX_STEP_LENGTH = 300
+
+
+class ChecklistForm(forms.Form):
+    category = forms.ModelChoiceField(label=_("Category"), queryset=None)
+    title = forms.CharField(label=_("Title"), max_length=200)
+    steps = forms.CharField(
+        label=_("Steps"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("One step per line, in the order the customer should try them."),
+        max_length=MAX_STEPS * (MAX_STEP_LENGTH + 2),
+    )
+    article = forms.ModelChoiceField(
+        label=_("Article it ends in"), queryset=None, required=False,
+        help_text=_("Shown when the steps did not help; otherwise the customer is offered a prefilled request."),
+    )  # fmt: skip
+    request_type = forms.ChoiceField(label=_("Request type"), choices=())
+    is_published = forms.BooleanField(label=_("Published"), required=False)
+
+    def __init__(self, *args, instance=None, **kwargs):
+        from portal.models import KbArticle
+
+        if instance is not None:
+            kwargs.setdefault(
+                "initial",
+                {"category": instance.category_id, "title": instance.title, "steps": "\n".join(instance.steps or []),
+                 "article": instance.article_id, "request_type": instance.request_type,
+                 "is_published": instance.is_published},
+            )  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = KbCategory.objects.all()
+        self.fields["article"].queryset = KbArticle.objects.select_related("category")
+        self.fields["request_type"].choices = [(key, rt.label) for key, rt in REQUEST_TYPES.items()]
+
+    def clean_steps(self):
+        steps = [line.strip() for line in self.cleaned_data["steps"].splitlines() if line.strip()]
+        if not steps:
+            raise forms.ValidationError(_("Write at least one step."))
+        if len(steps) > MAX_STEPS:
+            raise forms.ValidationError(_("At most %(count)d steps.") % {"count": MAX_STEPS})
+        too_long = [index + 1 for index, step in enumerate(steps) if len(step) > MAX_STEP_LENGTH]
+        if too_long:
+            raise forms.ValidationError(
+                _("Step %(number)d is longer than %(length)d characters.")
+                % {"number": too_long[0], "length": MAX_STEP_LENGTH}
+            )
+        return steps

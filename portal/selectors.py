@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from contracts.choices import ContractStatus
 from contracts.models import Contract, Invoice
-from portal.models import ArticleStatus, CsmMessage, DiagnosisChecklist, KbArticle, SuccessGoal, SuccessMilestone
+from portal.models import (
+    ArticleStatus,
+    CsmMessage,
+    DiagnosisChecklist,
+    KbArticle,
+    KbCategory,
+    SuccessGoal,
+    SuccessMilestone,
+)
 from service_records.choices import ReportStatus, TicketStatus
 from service_records.models import ServiceRecord, ServiceReport
 
@@ -72,8 +80,18 @@ def articles(*, published_only: bool = True) -> QuerySet[KbArticle]:
     return queryset.filter(status=ArticleStatus.PUBLISHED) if published_only else queryset
 
 
-def checklists() -> QuerySet[DiagnosisChecklist]:
-    return DiagnosisChecklist.objects.filter(is_published=True).select_related("category", "article")
+def checklists(*, published_only: bool = True) -> QuerySet[DiagnosisChecklist]:
+    queryset = DiagnosisChecklist.objects.select_related("category", "article")
+    return queryset.filter(is_published=True) if published_only else queryset
+
+
+def categories() -> QuerySet[KbCategory]:
+    """The tenant's categories with how many articles and checklists each has (one query)."""
+    from django.db.models import Count
+
+    return KbCategory.objects.annotate(
+        article_count=Count("articles", distinct=True), checklist_count=Count("diagnosischecklist", distinct=True)
+    )
 
 
 def goals(account_or_customer_id) -> QuerySet[SuccessGoal]:

@@ -26,9 +26,12 @@ from accounts.tenancy import tenant_scope, unscoped
 from customers.models import Customer, CustomerContact
 from portal import search
 from portal.models import (
+    ArticleStatus,
     CsmMessage,
+    DiagnosisChecklist,
     GoalComment,
     KbArticle,
+    KbCategory,
     PortalAccount,
     PortalToken,
     Side,
@@ -271,10 +274,40 @@ def totp_disable(*, account: PortalAccount, code: str, request=None) -> None:
     _audit("crm.portal.totp_disabled", account, request=request)
 
 
-def audit_view(*, account: PortalAccount, what: str, obj=None, request=None) -> None:
-    """Downloads and detail pages are audited (everything a portal user does is on record)."""
-    action = "crm.portal.downloaded" if what == "download" else "crm.portal.viewed"
-    _audit(action, account, obj=obj, request=request)
+# What a portal request did, by method (a view marks a download with `mark_download`).
+REQUEST_ACTIONS = {"download": "crm.portal.downloaded", "read": "crm.portal.viewed", "write": "crm.portal.submitted"}
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def mark_download(request) -> None:
+    """The request's audit row says "document downloaded" instead of "page viewed"."""
+    request.portal_audit_kind = "download"
+
+
+def request_audited(*, account: PortalAccount, request, status: int) -> None:
+    """One audit row per request of a signed-in portal user (pages, downloads, forms; refused ones too):
+    the account and its contact and customer, the view and the ids in the URL, the method and the answer's
+    status; the audit row itself holds the time, IP address and user agent. One INSERT, no other query."""
+    kind = getattr(request, "portal_audit_kind", None) or ("read" if request.method in READ_METHODS else "write")
+    match = getattr(request, "resolver_match", None)
+    facts = {
+        "view": (None, match.view_name if match is not None else request.path[:200]),
+        "method": (None, request.method),
+        "status": (None, status),
+        "customer": (None, account.customer_id),
+        "contact": (None, account.contact_id),
+    }
+    if match is not None:
+        facts.update({name: (None, str(value)[:64]) for name, value in match.kwargs.items()})
+    audit_record(
+        action=REQUEST_ACTIONS[kind],
+        actor=PortalActor(account),
+        obj=account,
+        object_repr=account.email,
+        request=request,
+        changes=facts,
+        tenant=account.tenant,
+    )
 
 
 # --- Requests, ratings, feedback ----------------------------------------------------------------------------------
@@ -492,3 +525,70 @@ def article_save(*, actor: User, data: dict[str, Any], article: KbArticle | None
     audit_record(action="crm.portal.article_saved", actor=actor, obj=article, request=request,
                  changes={"status": (None, article.status)})  # fmt: skip
     return article
+
+
+@transaction.atomic
+def article_publish(*, actor: User, article: KbArticle, published: bool, request=None) -> KbArticle:
+    """Publish an article (customers see it in the portal) or take it back to draft."""
+    status = ArticleStatus.PUBLISHED if published else ArticleStatus.DRAFT
+    if article.status == status:
+        return article
+    old = article.status
+    article.status = status
+    article.save(update_fields=["status", "updated_at"])
+    audit_record(action="crm.portal.article_published", actor=actor, obj=article, request=request,
+                 changes={"status": (old, status)})  # fmt: skip
+    return article
+
+
+@transaction.atomic
+def category_save(*, actor: User, data: dict[str, Any], category: KbCategory | None = None, request=None) -> KbCategory:
+    """Create or rename a knowledge-base category; names are unique per tenant (case-insensitive)."""
+    category = category or KbCategory()
+    name = (data.get("name") or "").strip()
+    taken = KbCategory.objects.filter(name__iexact=name).exclude(pk=category.pk).exists()
+    if taken:
+        raise ValidationError({"name": [_("Another category already has this name.")]})
+    changes = {}
+    for field, value in (("name", name), ("position", data.get("position") or 0)):
+        if getattr(category, field) != value:
+            changes[field] = (getattr(category, field) if category.pk else None, value)
+            setattr(category, field, value)
+    category.full_clean(exclude=["tenant"])
+    category.save()
+    audit_record(action="crm.portal.category_saved", actor=actor, obj=category, request=request, changes=changes)
+    return category
+
+
+CHECKLIST_FIELDS = ("category", "title", "steps", "article", "request_type", "is_published")
+
+
+@transaction.atomic
+def checklist_save(
+    *, actor: User, data: dict[str, Any], checklist: DiagnosisChecklist | None = None, request=None
+) -> DiagnosisChecklist:
+    """Create or edit a self-diagnosis checklist. A published one needs at least one step, and the article it
+    ends in must be published too (the portal would otherwise link to a page customers cannot open)."""
+    from portal.forms import REQUEST_TYPES
+
+    checklist = checklist or DiagnosisChecklist()
+    changes = {}
+    for name in CHECKLIST_FIELDS:
+        old = getattr(checklist, name, None) if checklist.pk or name not in ("category", "article") else None
+        if name in data and old != data[name]:
+            changes[name] = (str(old) if old is not None else None, str(data[name]))
+            setattr(checklist, name, data[name])
+    checklist.steps = [str(step).strip() for step in (checklist.steps or []) if str(step).strip()]
+    errors: dict[str, list] = {}
+    if checklist.request_type not in REQUEST_TYPES:
+        errors["request_type"] = [_("Choose one of the standard request types.")]
+    if checklist.is_published and not checklist.steps:
+        errors["steps"] = [_("A published checklist needs at least one step.")]
+    if checklist.is_published and checklist.article is not None and checklist.article.status != ArticleStatus.PUBLISHED:
+        errors["article"] = [_("Publish the article first: customers cannot open a draft.")]
+    if errors:
+        raise ValidationError(errors)
+    checklist.full_clean(exclude=["tenant"])
+    checklist.save()
+    audit_record(action="crm.portal.checklist_saved", actor=actor, obj=checklist, request=request, changes=changes)
+    return checklist

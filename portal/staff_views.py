@@ -16,7 +16,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.selectors import customer_get_visible
 from portal import forms, selectors, services
-from portal.models import KbArticle, PortalAccount, SuccessGoal, SuccessMilestone, Suggestion
+from portal.models import (
+    DiagnosisChecklist,
+    KbArticle,
+    KbCategory,
+    PortalAccount,
+    SuccessGoal,
+    SuccessMilestone,
+    Suggestion,
+)
 
 MAX_ID = 2**63 - 1
 
@@ -35,8 +43,10 @@ def _tab_url(customer) -> str:
 def customer_tab_context(request, customer) -> dict[str, Any]:
     from service_records.models import NpsResponse
 
+    accounts = list(PortalAccount.objects.filter(customer=customer).select_related("contact"))
     return {
-        "portal_accounts": list(PortalAccount.objects.filter(customer=customer).select_related("contact")),
+        "portal_accounts": accounts,
+        "portal_activity": portal_activity(request.user, accounts),
         "portal_message": selectors.csm_message(customer),
         "portal_suggestions": list(Suggestion.objects.filter(customer=customer).select_related("account")[:20]),
         "portal_nps": list(NpsResponse.objects.filter(customer=customer).order_by("-responded_at")[:10]),
@@ -47,6 +57,44 @@ def customer_tab_context(request, customer) -> dict[str, Any]:
         "portal_milestone_form": forms.MilestoneForm(),
         "portal_can_edit": request.user.has_perm("portal.change_successgoal"),
     }
+
+
+ACTIVITY_PERMISSIONS = ("accounts.view_auditlog", "portal.change_portalaccount")
+
+
+def portal_activity(user, accounts, limit: int = 20) -> list | None:
+    """The latest audited requests of these portal accounts (pages, downloads, forms), for staff who manage the
+    customer's portal access or read the audit log; None for everyone else (the tab then hides the section)."""
+    from accounts.models import AuditLog
+
+    if not any(user.has_perm(perm) for perm in ACTIVITY_PERMISSIONS):
+        return None
+    if not accounts:
+        return []
+    from accounts.registry import audit_labels
+
+    rows = (
+        AuditLog.objects.filter(object_type="portal.portalaccount", object_id__in=[str(a.pk) for a in accounts])
+        .only("created_at", "action", "actor_name", "changes", "ip_address", "user_agent")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    skip = {"view", "method", "status", "customer", "contact"}
+    activity = []
+    for row in rows:
+        facts = {name: change.get("new") for name, change in (row.changes or {}).items() if isinstance(change, dict)}
+        activity.append(
+            {
+                "when": row.created_at,
+                "who": row.actor_name.removeprefix("portal:"),
+                "what": audit_labels.label(row.action),
+                "view": facts.get("view", ""),
+                "ids": ", ".join(f"{name}={value}" for name, value in facts.items() if name not in skip),
+                "status": facts.get("status", ""),
+                "ip": row.ip_address or "",
+                "agent": row.user_agent,
+            }
+        )
+    return activity
 
 
 def _fail(request, exc: ValidationError) -> None:
@@ -183,7 +231,8 @@ def goal_comment(request, customer_id: int, goal_id: int):
 @permission_required("portal.view_kbarticle", raise_exception=True)
 def kb_list(request):
     articles = list(selectors.articles(published_only=False)[:500])
-    return render(request, "portal/staff/kb_list.html", {"articles": articles, "page_title": _("Knowledge base")})
+    return render(request, "portal/staff/kb_list.html", {"articles": articles, "page_title": _("Knowledge base"),
+                                                         "kb_nav": "articles"})  # fmt: skip
 
 
 @login_required
@@ -205,5 +254,104 @@ def kb_edit(request, article_id: int | None = None):
         else:
             messages.success(request, _("Article saved."))
             return redirect("portal_staff:kb_list")
-    return render(request, "portal/staff/kb_form.html", {"form": form, "article": article,
+    return render(request, "portal/staff/kb_form.html", {"form": form, "article": article, "kb_nav": "articles",
                                                          "page_title": _("Knowledge base article")})  # fmt: skip
+
+
+def _row(queryset, pk: int):
+    """One row of the tenant's own queryset, or 404 (another tenant's id looks exactly like a missing one)."""
+    obj = queryset.filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@login_required
+@permission_required("portal.change_kbarticle", raise_exception=True)
+@require_POST
+def kb_publish(request, article_id: int):
+    """Publish an article or take it back to draft (`published=1|0`)."""
+    article = _row(KbArticle.objects.all(), article_id)
+    published = request.POST.get("published") == "1"
+    services.article_publish(actor=request.user, article=article, published=published, request=request)
+    if published:
+        messages.success(request, _("Article published: customers see it in the portal."))
+    else:
+        messages.success(request, _("Article taken back to draft."))
+    return redirect("portal_staff:kb_list")
+
+
+@login_required
+@permission_required("portal.view_kbcategory", raise_exception=True)
+def category_list(request):
+    rows = list(selectors.categories()[:500])
+    context = {"categories": rows, "kb_nav": "categories", "page_title": _("Knowledge base categories")}
+    return render(request, "portal/staff/kb_categories.html", context)
+
+
+@login_required
+@permission_required(("portal.add_kbcategory", "portal.change_kbcategory"), raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def category_edit(request, category_id: int | None = None):
+    category = _row(KbCategory.objects.all(), category_id) if category_id is not None else None
+    form = forms.CategoryForm(request.POST if request.method == "POST" else None, instance=category)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.category_save(actor=request.user, category=category, data=form.cleaned_data, request=request)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Category saved."))
+            return redirect("portal_staff:category_list")
+    return render(request, "portal/staff/kb_edit_form.html", {
+        "form": form, "kb_nav": "categories", "cancel_url": reverse("portal_staff:category_list"),
+        "page_title": _("Knowledge base category")})  # fmt: skip
+
+
+@login_required
+@permission_required("portal.view_diagnosischecklist", raise_exception=True)
+def checklist_list(request):
+    rows = list(selectors.checklists(published_only=False)[:500])
+    context = {"checklists": rows, "kb_nav": "checklists", "page_title": _("Self-diagnosis checklists")}
+    return render(request, "portal/staff/kb_checklists.html", context)
+
+
+@login_required
+@permission_required(("portal.add_diagnosischecklist", "portal.change_diagnosischecklist"), raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def checklist_edit(request, checklist_id: int | None = None):
+    checklist = _row(DiagnosisChecklist.objects.all(), checklist_id) if checklist_id is not None else None
+    form = forms.ChecklistForm(request.POST if request.method == "POST" else None, instance=checklist)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.checklist_save(actor=request.user, checklist=checklist, data=form.cleaned_data, request=request)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Checklist saved."))
+            return redirect("portal_staff:checklist_list")
+    return render(request, "portal/staff/kb_edit_form.html", {
+        "form": form, "kb_nav": "checklists", "cancel_url": reverse("portal_staff:checklist_list"),
+        "page_title": _("Self-diagnosis checklist")})  # fmt: skip
+
+
+@login_required
+@permission_required("portal.change_diagnosischecklist", raise_exception=True)
+@require_POST
+def checklist_publish(request, checklist_id: int):
+    """Publish a checklist or withdraw it (`published=1|0`); the same rules as saving it apply."""
+    checklist = _row(DiagnosisChecklist.objects.select_related("article"), checklist_id)
+    try:
+        published = request.POST.get("published") == "1"
+        services.checklist_save(actor=request.user, checklist=checklist, data={"is_published": published},
+                                request=request)  # fmt: skip
+    except ValidationError as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, _("Checklist published.") if checklist.is_published else _("Checklist withdrawn."))
+    return redirect("portal_staff:checklist_list")

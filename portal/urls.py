@@ -46,6 +46,14 @@ staff = [
     path("kb/", staff_views.kb_list, name="kb_list"),
     path("kb/new/", staff_views.kb_edit, name="kb_create"),
     path("kb/<int:article_id>/", staff_views.kb_edit, name="kb_edit"),
+    path("kb/<int:article_id>/publish/", staff_views.kb_publish, name="kb_publish"),
+    path("kb/categories/", staff_views.category_list, name="category_list"),
+    path("kb/categories/new/", staff_views.category_edit, name="category_create"),
+    path("kb/categories/<int:category_id>/", staff_views.category_edit, name="category_edit"),
+    path("kb/checklists/", staff_views.checklist_list, name="checklist_list"),
+    path("kb/checklists/new/", staff_views.checklist_edit, name="checklist_create"),
+    path("kb/checklists/<int:checklist_id>/", staff_views.checklist_edit, name="checklist_edit"),
+    path("kb/checklists/<int:checklist_id>/publish/", staff_views.checklist_publish, name="checklist_publish"),
 ]  # fmt: skip
 
 urlpatterns = [

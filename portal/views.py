@@ -254,7 +254,7 @@ def bill_pdf(request, invoice_id: int):
     account = request.portal_account
     invoice = _object(selectors.invoices(account), invoice_id)
     html = render_to_string("portal/pdf/invoice.html", {"invoice": invoice, "customer": account.customer})
-    services.audit_view(account=account, what="download", obj=invoice, request=request)
+    services.mark_download(request)
     response = HttpResponse(html_to_pdf(html), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="invoice-{invoice.pk}.pdf"'
     return response
@@ -274,7 +274,7 @@ def report_download(request, report_id: int):
     report = _object(selectors.reports(account), report_id)
     if not report.pdf_file:
         raise Http404
-    services.audit_view(account=account, what="download", obj=report, request=request)
+    services.mark_download(request)
     return report_file_response(report, "pdf")
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.roles import can_see_amounts
+from crm_project.audit import record_export
 from crm_project.exports import streaming_csv_response, xlsx_response
 from crm_project.lists import StaffList
 from crm_project.ui import query_without
@@ -142,6 +143,8 @@ def segment_export(request, pk):
             ]
 
     name = f"segment-{segment.pk}"
+    record_export(request, "segment_members", object_type="segments.segment", segment=segment.pk,
+                  format="xlsx" if request.GET.get("format") == "xlsx" else "csv")  # fmt: skip
     if request.GET.get("format") == "xlsx":
         return xlsx_response(f"{name}.xlsx", header, data())
     return streaming_csv_response(f"{name}.csv", header, data())

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm_project.audit import record_export
 from crm_project.ui import error_text
 from customers.selectors import customer_get_visible
 from service_records import selectors, services
@@ -335,7 +336,10 @@ def report_download(request, customer_pk: int, rid: int, kind: str):
     file = report.pdf_file if kind == "pdf" else report.xlsx_file
     if kind not in ("pdf", "xlsx") or report.status != ReportStatus.DONE or not file:
         raise Http404(_("The report file is not ready."))
-    return report_file_response(report, kind)
+    response = report_file_response(report, kind)
+    record_export(request, "service_report", object_type="service_records.servicereport", report=report.pk,
+                  customer=customer.pk, format=kind)  # fmt: skip
+    return response
 
 
 # --- Tenant-wide page ---------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from crm_project.api.exceptions import ApiError
 from crm_project.api.pagination import PageSizePagination
 from crm_project.api.permissions import RolePermission
 from crm_project.api.sorting import SortFilter
+from crm_project.audit import CONTRACT_DOCUMENT_VIEWED, record_access
 from customers.selectors import customer_get_visible
 
 VIEW = "contracts.view_contract"
@@ -412,6 +413,7 @@ class ContractPreviewView(ContractAPIView):
             html = render_template_text(template, contract, show_amounts=show_amounts)
         except TemplateRenderError as exc:
             raise ApiError(codes.VALIDATION_ERROR, str(exc), status_code=400) from None
+        record_access(request, contract, CONTRACT_DOCUMENT_VIEWED, format="preview", template=template.pk)
         return api_response({"html": html, "amounts_masked": not show_amounts})
 
 

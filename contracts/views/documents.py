@@ -21,6 +21,7 @@ from contracts.views.common import (
     _detail_url,
     contract_or_404,
 )
+from crm_project.audit import CONTRACT_DOCUMENT_VIEWED, record_access
 from crm_project.ui import error_text
 
 
@@ -32,7 +33,10 @@ def contract_document(request, pk: int):
     fmt = (request.GET.get("format") or "pdf").lower()
     if fmt not in ("pdf", "html"):
         raise Http404(_("Choose the format pdf or html."))
-    return document_response(contract, fmt, user=request.user, download=request.GET.get("download") == "1")
+    download = request.GET.get("download") == "1"
+    response = document_response(contract, fmt, user=request.user, download=download)
+    record_access(request, contract, CONTRACT_DOCUMENT_VIEWED, format=fmt, download=download)
+    return response
 
 
 @login_required

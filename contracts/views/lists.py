@@ -23,6 +23,7 @@ from contracts.views.common import (
     _with_amounts,
     csv_response,
 )
+from crm_project.audit import record_export
 from crm_project.lists import StaffList
 from customers.selectors import customers_visible_to
 
@@ -119,4 +120,6 @@ def contract_export(request):
         for contract in contracts.ordered_queryset()
     )
     stamp = timezone.localdate().strftime("%Y%m%d")
-    return csv_response(f"contracts-{stamp}.csv", header, rows)
+    response = csv_response(f"contracts-{stamp}.csv", header, rows)
+    record_export(request, "contracts", object_type="contracts.contract", format="csv")
+    return response

@@ -30,6 +30,7 @@ from contracts.views.common import (
     wants_partial,
 )
 from crm_project.api.sorting import parse_sort
+from crm_project.audit import record_export
 
 
 def _window(request) -> int:
@@ -140,4 +141,6 @@ def renewal_export(request):
         ]
         for row in rows
     )
-    return csv_response(f"renewals-{window}d-{timezone.localdate():%Y%m%d}.csv", header, lines)
+    response = csv_response(f"renewals-{window}d-{timezone.localdate():%Y%m%d}.csv", header, lines)
+    record_export(request, "renewals", object_type="contracts.contract", format="csv", window=window)
+    return response

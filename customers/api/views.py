@@ -21,6 +21,7 @@ from crm_project.api.exceptions import ApiError
 from crm_project.api.pagination import PageSizePagination, paginated
 from crm_project.api.permissions import RolePermission
 from crm_project.api.sorting import SortFilter, parse_sort
+from crm_project.audit import CONTACT_VIEWED, CUSTOMER_VIEWED, record_access
 from customers import services
 from customers.api.serializers import (
     ContactSerializer,
@@ -251,7 +252,9 @@ class CustomerDetailView(CustomerAPIView):
 
     @extend_schema(responses={200: CustomerDetailSerializer}, tags=["customers"])
     def get(self, request, customer_id):
-        return api_response(CustomerDetailSerializer(self.get_customer(), context={"request": request}).data)
+        customer = self.get_customer()
+        record_access(request, customer, CUSTOMER_VIEWED)
+        return api_response(CustomerDetailSerializer(customer, context={"request": request}).data)
 
     def _update(self, request, partial: bool):
         customer = self.get_customer()
@@ -315,7 +318,9 @@ class ContactDetailView(SubResourceView):
 
     @extend_schema(responses={200: ContactSerializer}, tags=["contacts"])
     def get(self, request, customer_id, contact_id):
-        return api_response(ContactSerializer(self.get_contact()).data)
+        contact = self.get_contact()
+        record_access(request, contact, CONTACT_VIEWED)
+        return api_response(ContactSerializer(contact).data)
 
     def _update(self, request, partial):
         contact = self.get_contact()

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import AuditLog, User
 from accounts.registry import audit_labels
 from accounts.roles import can_see_amounts
+from crm_project.audit import ACCESS_PREFIX, CUSTOMER_VIEWED, record_access
 from crm_project.ui import error_text, wants_partial
 from customers import selectors, services
 from customers.choices import InfluenceLevel
@@ -37,7 +38,9 @@ from customers.views.common import (
 
 def audit_timeline_entries(request, customer: Customer, before, limit: int) -> list[TimelineEntry]:
     """The audit entries filed under this customer (any app's), with readable labels and user names."""
-    entries_qs = AuditLog.objects.filter(object_type="customers.customer", object_id=str(customer.pk))
+    entries_qs = AuditLog.objects.filter(object_type="customers.customer", object_id=str(customer.pk)).exclude(
+        action__startswith=ACCESS_PREFIX
+    )
     if before is not None:
         entries_qs = entries_qs.filter(created_at__lt=before)
     entries = list(entries_qs.order_by("-created_at", "-id")[:limit])
@@ -104,6 +107,7 @@ def _website_url(website: str) -> str | None:
 def customer_detail(request, pk: int):
     """The customer 360° page: header, quick actions, tabs (?tab=...; htmx swaps only the tab area)."""
     customer = _visible_or_404(request.user, pk)
+    record_access(request, customer, CUSTOMER_VIEWED, tab=request.GET.get("tab", "")[:50])
     user = request.user
     tabs = visible(customer_tabs, user)
     panel_tabs = [tab for tab in tabs if not tab.url_name]

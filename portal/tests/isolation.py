@@ -19,6 +19,7 @@ register_world_objects(
         "portal_report": lambda world: factories.make_report(world.owner, world["customer"]),
         "kb_article": lambda world: factories.make_article(world.owner),
         "kb_checklist": lambda world: factories.make_checklist(world.owner, world["kb_article"]),
+        "kb_category": lambda world: world["kb_article"].category,
         "success_goal": lambda world: factories.make_goal(world.owner, world["customer"])[0],
         "success_milestone": lambda world: world["success_goal"].milestones.first(),
     }
@@ -39,5 +40,7 @@ register_route_kwargs(
         "portal_staff:goal_id": "success_goal",
         "portal_staff:milestone_id": "success_milestone",
         "portal_staff:article_id": "kb_article",
+        "portal_staff:category_id": "kb_category",
+        "portal_staff:checklist_id": "kb_checklist",
     }
 )

@@ -20,6 +20,7 @@ from crm_project.api.exceptions import ApiError
 from crm_project.api.pagination import PageSizePagination
 from crm_project.api.permissions import RolePermission
 from crm_project.api.sorting import SortFilter
+from crm_project.audit import record_export
 from customers.models import CustomerContact
 from customers.selectors import customer_get_visible
 from service_records import selectors, services
@@ -259,7 +260,10 @@ class CustomerReportFileView(CustomerReportDetailView):
         file = report.pdf_file if kind == "pdf" else report.xlsx_file
         if report.status != ReportStatus.DONE or not file:
             raise ApiError(codes.NOT_FOUND, _("The report file is not ready."), status_code=404)
-        return report_file_response(report, kind)
+        response = report_file_response(report, kind)
+        record_export(request, "service_report", object_type="service_records.servicereport", report=report.pk,
+                      customer=report.customer_id, format=kind)  # fmt: skip
+        return response
 
 
 def report_file_response(report, kind: str) -> FileResponse:
