@@ -25,6 +25,7 @@ from accounts.admin_mixins import AdminServiceRefused, ObjectTenantScopeMixin, T
 from accounts.models import User
 from accounts.roles import MASK, can_see_amounts
 from accounts.tenancy import tenant_scope
+from crm_project.crypto import BlindIndexSearchMixin
 from customers import selectors, services
 from customers.choices import CustomerStatus
 from customers.models import Customer, CustomerContact, CustomerTag
@@ -118,7 +119,9 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(
+    BlindIndexSearchMixin, ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScopedAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "customer_code",
         "customer_name",
@@ -137,9 +140,9 @@ class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScope
         "customer_name",
         "customer_code",
         "contacts__contact_name",
-        "contacts__email",
-        "contacts__mobile",
     ]
+    # Contact details are encrypted: searched by their blind index (the exact e-mail or number).
+    blind_search = {"contacts__email_bidx": "email", "contacts__mobile_bidx": "phone"}
     search_help_text = gettext_lazy("Name, code, or a contact's name, e-mail or mobile.")
     fields = [
         "customer_code",
@@ -335,10 +338,11 @@ class ReadOnlyCustomerPartAdmin(
 
 
 @admin.register(CustomerContact)
-class CustomerContactAdmin(ReadOnlyCustomerPartAdmin):
+class CustomerContactAdmin(BlindIndexSearchMixin, ReadOnlyCustomerPartAdmin):
     list_display = ["contact_name", "customer", "position", "mobile", "email", "is_primary", "is_decision_maker"]
     list_filter = ["is_primary", "is_decision_maker", "influence_level"]
-    search_fields = ["contact_name", "email", "mobile", "phone", "customer__customer_name", "customer__customer_code"]
+    search_fields = ["contact_name", "customer__customer_name", "customer__customer_code"]
+    blind_search = {"email_bidx": "email", "mobile_bidx": "phone", "phone_bidx": "phone"}
 
 
 @admin.register(CustomerTag)

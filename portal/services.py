@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record, notify
 from accounts.tenancy import tenant_scope, unscoped
+from crm_project.crypto import blind_index
 from customers.models import Customer, CustomerContact
 from portal import search
 from portal.models import (
@@ -117,11 +118,15 @@ def account_invite(
 ) -> tuple[PortalAccount, str]:
     """Invite the customer's contact with this e-mail; returns the account and the one-time link path (72 h)."""
     email = (email or "").strip().lower()
-    contact = CustomerContact.objects.filter(customer=customer, email__iexact=email).first() if email else None
+    contact = (
+        CustomerContact.objects.filter(customer=customer, email_bidx=blind_index("email", email)).first()
+        if email
+        else None
+    )
     if contact is None:
         raise ValidationError({"email": [_("No contact of this customer has this e-mail address.")]})
     with unscoped("portal e-mail addresses are unique across tenants"):
-        existing = PortalAccount.objects.filter(email=email).first()
+        existing = PortalAccount.objects.filter(email_bidx=blind_index("email", email)).first()
     if existing is not None and (existing.tenant_id != customer.tenant_id or existing.customer_id != customer.pk):
         raise ValidationError({"email": [_("This e-mail address already has a portal account elsewhere.")]})
     account = existing or PortalAccount(customer=customer, email=email)
@@ -184,7 +189,7 @@ def reset_request(*, email: str, request=None) -> str | None:
     with unscoped("sign-in looks the e-mail up before any tenant is known"):
         account = (
             PortalAccount.objects.select_related("customer", "tenant")
-            .filter(email=(email or "").strip().lower())
+            .filter(email_bidx=blind_index("email", email))
             .first()
         )
     if account is None or not account_may_enter(account):
@@ -210,7 +215,7 @@ def authenticate(*, email: str, password: str) -> PortalAccount | None:
     with unscoped("sign-in looks the e-mail up before any tenant is known"):
         account = (
             PortalAccount.objects.select_related("customer", "contact", "tenant")
-            .filter(email=(email or "").strip().lower()[:254])
+            .filter(email_bidx=blind_index("email", (email or "")[:254]))
             .first()
         )
     if account is None:
@@ -231,7 +236,9 @@ def login_recorded(*, account: PortalAccount, request=None) -> None:
 def login_failed(*, email: str, request=None) -> None:
     with unscoped("sign-in looks the e-mail up before any tenant is known"):
         account = (
-            PortalAccount.objects.select_related("tenant").filter(email=(email or "").strip().lower()[:254]).first()
+            PortalAccount.objects.select_related("tenant")
+            .filter(email_bidx=blind_index("email", (email or "")[:254]))
+            .first()
         )
     if account is not None:
         _audit("crm.portal.login_failed", account, request=request)

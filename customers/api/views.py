@@ -36,6 +36,7 @@ from customers.api.serializers import (
     customer_list_item,
 )
 from customers.filtersets import CustomerFilterSet
+from customers.masking import record_unmasked
 from customers.models import Customer, CustomerContact, CustomerTag
 from customers.selectors import (
     customer_count,
@@ -251,7 +252,10 @@ class CustomerDetailView(CustomerAPIView):
 
     @extend_schema(responses={200: CustomerDetailSerializer}, tags=["customers"])
     def get(self, request, customer_id):
-        return api_response(CustomerDetailSerializer(self.get_customer(), context={"request": request}).data)
+        customer = self.get_customer()
+        record_unmasked(user=request.user, customer=customer, contacts=customer.contacts.all(), surface="api",
+                        request=request)  # fmt: skip
+        return api_response(CustomerDetailSerializer(customer, context={"request": request}).data)
 
     def _update(self, request, partial: bool):
         customer = self.get_customer()
@@ -292,7 +296,10 @@ class ContactListCreateView(SubResourceView):
 
     @extend_schema(responses={200: ContactSerializer(many=True)}, tags=["contacts"])
     def get(self, request, customer_id):
-        return api_response(ContactSerializer(self.get_customer().contacts.all(), many=True).data)
+        customer = self.get_customer()
+        contacts = list(customer.contacts.all())
+        record_unmasked(user=request.user, customer=customer, contacts=contacts, surface="api", request=request)
+        return api_response(ContactSerializer(contacts, many=True, context={"request": request}).data)
 
     @extend_schema(request=ContactSerializer, responses={201: ContactSerializer}, tags=["contacts"])
     def post(self, request, customer_id):
@@ -302,7 +309,9 @@ class ContactListCreateView(SubResourceView):
         contact = services.contact_create(
             actor=request.user, customer=customer, data=serializer.validated_data, request=request
         )
-        return api_response(ContactSerializer(contact).data, message=_("Contact created"), status=201)
+        return api_response(
+            ContactSerializer(contact, context={"request": request}).data, message=_("Contact created"), status=201
+        )
 
 
 class ContactDetailView(SubResourceView):
@@ -315,7 +324,10 @@ class ContactDetailView(SubResourceView):
 
     @extend_schema(responses={200: ContactSerializer}, tags=["contacts"])
     def get(self, request, customer_id, contact_id):
-        return api_response(ContactSerializer(self.get_contact()).data)
+        contact = self.get_contact()
+        record_unmasked(user=request.user, customer=contact.customer, contacts=[contact], surface="api",
+                        request=request)  # fmt: skip
+        return api_response(ContactSerializer(contact, context={"request": request}).data)
 
     def _update(self, request, partial):
         contact = self.get_contact()
@@ -324,7 +336,7 @@ class ContactDetailView(SubResourceView):
         contact = services.contact_update(
             actor=request.user, contact=contact, data=serializer.validated_data, request=request
         )
-        return api_response(ContactSerializer(contact).data, message=_("Contact updated"))
+        return api_response(ContactSerializer(contact, context={"request": request}).data, message=_("Contact updated"))
 
     @extend_schema(request=ContactSerializer, responses={200: ContactSerializer}, tags=["contacts"])
     def put(self, request, customer_id, contact_id):
