@@ -24,8 +24,9 @@ MOBILE, PHONE, EMAIL, WECHAT = "13800138000", "010-62345678", "zhang@abc-tech.co
 @pytest.fixture
 def customer(owner):
     customer = make_customer(owner, customer_name="Masked Co")
-    make_contact(owner, customer, contact_name="Zhang", mobile=MOBILE, phone=PHONE, email=EMAIL, wechat=WECHAT,
-                 is_primary=True)  # fmt: skip
+    make_contact(
+        owner, customer, contact_name="Zhang", mobile=MOBILE, phone=PHONE, email=EMAIL, wechat=WECHAT, is_primary=True
+    )
     return customer
 
 
@@ -49,8 +50,9 @@ def test_roles_and_the_permission(owner, teammate, make_user):
 
 
 @pytest.mark.parametrize("tab", ["contacts", "overview"])
-def test_pages_mask_for_viewers_and_audit_unmasking_for_permitted_users(customer, owner, make_user, staff_client_as,
-                                                                        tab):  # fmt: skip
+def test_pages_mask_for_viewers_and_audit_unmasking_for_permitted_users(
+    customer, owner, make_user, staff_client_as, tab
+):
     viewer = make_user("viewer", username="viewer1")
     page = staff_client_as(viewer).get(f"/customers/{customer.pk}/?tab={tab}").content.decode()
     assert "138****8000" in page and "z***@abc-tech.com" in page
@@ -69,8 +71,11 @@ def test_api_masks_for_finance_and_audits_unmasking(customer, owner, make_user, 
     body = api_as(finance).get(f"/api/v1/customers/{customer.pk}").json()["data"]
     contact = body["contacts"][0]
     assert (contact["mobile"], contact["email"], contact["phone"], contact["wechat"]) == (
-        "138****8000", "z***@abc-tech.com", "010****5678", "z***"
-    )  # fmt: skip
+        "138****8000",
+        "z***@abc-tech.com",
+        "010****5678",
+        "z***",
+    )
     listed = api_as(finance).get(f"/api/v1/customers/{customer.pk}/contacts").json()["data"][0]
     assert listed["mobile"] == "138****8000"
     assert _unmask_entries(owner.tenant) == []

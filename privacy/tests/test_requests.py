@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import zipfile
@@ -41,25 +42,40 @@ def world(owner):
     from service_records import services as sr_services
 
     customer = make_customer(owner, customer_name="Spread Co", description=f"Key person: {NAME} ({MOBILE})")
-    contact = make_contact(owner, customer, contact_name=NAME, mobile=MOBILE, phone=PHONE, email=EMAIL,
-                           wechat=WECHAT, is_primary=True)  # fmt: skip
+    contact = make_contact(
+        owner, customer, contact_name=NAME, mobile=MOBILE, phone=PHONE, email=EMAIL, wechat=WECHAT, is_primary=True
+    )
     keeper = make_contact(owner, customer, contact_name="Keep Person", mobile="13700000001", email="keep@abc.example")
     with tenant_scope(owner.tenant):
-        make_communication(owner, customer, contact=contact, subject=f"Call with {NAME}",
-                           content=f"{NAME} asked us to call {MOBILE} or write to {EMAIL}; WeChat {WECHAT}.")  # fmt: skip
-        sr_services.nps_record(actor=owner, customer=customer, contact=contact, score=9,
-                               reason=f"Answered by {EMAIL}", responded_at=timezone.now())  # fmt: skip
+        make_communication(
+            owner,
+            customer,
+            contact=contact,
+            subject=f"Call with {NAME}",
+            content=f"{NAME} asked us to call {MOBILE} or write to {EMAIL}; WeChat {WECHAT}.",
+        )
+        sr_services.nps_record(
+            actor=owner,
+            customer=customer,
+            contact=contact,
+            score=9,
+            reason=f"Answered by {EMAIL}",
+            responded_at=timezone.now(),
+        )
         portal_services.account_invite(actor=owner, customer=customer, email=EMAIL, send=False)
-        UsageEvent.objects.create(customer=customer, event_id="ev-1", user_identifier=EMAIL, event_type="login",
-                                  occurred_at=timezone.now())  # fmt: skip
+        UsageEvent.objects.create(
+            customer=customer, event_id="ev-1", user_identifier=EMAIL, event_type="login", occurred_at=timezone.now()
+        )
         ContractFactory(customer=customer, document_html=f"<p>Contact: {NAME}, {PHONE}, {EMAIL}</p>")
         notify(owner, "test", customer, f"Remember {NAME} ({MOBILE})", email=False)
-    LogEntry.objects.log_actions(
-        user_id=owner.pk, queryset=[contact], action_flag=CHANGE, change_message=f"Changed {NAME}", single_object=True
-    ) if hasattr(LogEntry.objects, "log_actions") else LogEntry.objects.create(
-        user_id=owner.pk, content_type=ContentType.objects.get_for_model(CustomerContact), object_id=str(contact.pk),
-        object_repr=NAME, action_flag=CHANGE, change_message=f"Changed {NAME}",
-    )  # fmt: skip
+    LogEntry.objects.create(
+        user_id=owner.pk,
+        content_type=ContentType.objects.get_for_model(CustomerContact),
+        object_id=str(contact.pk),
+        object_repr=NAME,
+        action_flag=CHANGE,
+        change_message=f"Changed {NAME}",
+    )
     return {"customer": customer, "contact": contact, "keeper": keeper}
 
 
@@ -79,10 +95,8 @@ def _readable_forms(raw):
     forms = [str(raw)]
     if isinstance(raw, str) and crypto.is_ciphertext(raw):
         forms.append(crypto.decrypt(raw))
-    try:
+    with contextlib.suppress(TypeError, ValueError):
         forms.append(json.dumps(json.loads(raw), ensure_ascii=False))
-    except (TypeError, ValueError):
-        pass
     return forms
 
 
@@ -103,12 +117,25 @@ def _tables_holding(values) -> list[tuple[str, str, str]]:
 def test_erasure_leaves_no_table_holding_the_contact_and_keeps_the_request(owner, world, api_as):
     before = {(table, value) for table, _column, value in _tables_holding(NEEDLES)}
     # The seed really spread the values (otherwise the scan below proves nothing).
-    for table in ("customer_contacts", "audit_logs", "customer_communications", "customer_nps_responses",
-                  "portal_accounts", "customer_usage_events", "customer_contracts", "notifications",
-                  "django_admin_log", "customers"):  # fmt: skip
+    for table in (
+        "customer_contacts",
+        "audit_logs",
+        "customer_communications",
+        "customer_nps_responses",
+        "portal_accounts",
+        "customer_usage_events",
+        "customer_contracts",
+        "notifications",
+        "django_admin_log",
+        "customers",
+    ):
         assert any(t == table for t, _v in before), table
-    export = assert_envelope(api_as(owner).post(URL, {"kind": "export", "contact_id": world["contact"].pk,
-                                                     "reason": "GDPR 15"}, format="json"), 201)  # fmt: skip
+    export = assert_envelope(
+        api_as(owner).post(
+            URL, {"kind": "export", "contact_id": world["contact"].pk, "reason": "GDPR 15"}, format="json"
+        ),
+        201,
+    )
     response = api_as(owner).post(
         URL, {"kind": "erasure", "contact_id": world["contact"].pk, "reason": f"{NAME} asked for it"}, format="json"
     )
@@ -152,13 +179,22 @@ def test_export_packages_everything_as_json_and_csv_and_the_download_is_audited(
 
 
 def test_correction_changes_the_contact_and_records_only_field_names(owner, world, api_as):
-    data = assert_envelope(api_as(owner).post(URL, {"kind": "correction", "contact_id": world["contact"].pk,
-                                                   "changes": {"mobile": "13911112222"}}, format="json"), 201)  # fmt: skip
+    data = assert_envelope(
+        api_as(owner).post(
+            URL,
+            {"kind": "correction", "contact_id": world["contact"].pk, "changes": {"mobile": "13911112222"}},
+            format="json",
+        ),
+        201,
+    )
     assert data["result_summary"] == {"fields": ["mobile"]}
     with tenant_scope(owner.tenant):
         assert CustomerContact.objects.get(pk=world["contact"].pk).mobile == "13911112222"
-    bad = api_as(owner).post(URL, {"kind": "correction", "contact_id": world["contact"].pk,
-                                   "changes": {"mobile": "not a number"}}, format="json")  # fmt: skip
+    bad = api_as(owner).post(
+        URL,
+        {"kind": "correction", "contact_id": world["contact"].pk, "changes": {"mobile": "not a number"}},
+        format="json",
+    )
     assert bad.status_code == 400
 
 
@@ -175,8 +211,9 @@ def test_only_tenant_admins_and_only_their_own_tenant(owner, teammate, outsider,
     assert_envelope(api_as(teammate).get(URL), 403)
 
 
-def test_staff_page_lists_requests_with_deadline_and_carries_out_a_new_one(owner, world, staff_client_as,
-                                                                          django_assert_max_num_queries):  # fmt: skip
+def test_staff_page_lists_requests_with_deadline_and_carries_out_a_new_one(
+    owner, world, staff_client_as, django_assert_max_num_queries
+):
     client = staff_client_as(owner)
     response = client.post("/privacy/requests/", {"kind": "export", "contact_id": world["contact"].pk, "reason": "x"})
     assert response.status_code == 302
