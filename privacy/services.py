@@ -308,7 +308,8 @@ def retention_purge(tenant: Tenant, *, dry_run: bool = False, now=None) -> list[
                     if entry.purge is not None:
                         purged = entry.purge(expired)
                     else:
-                        purged = expired.delete()[0]
+                        # Rows of the class itself (cascaded children such as analyses are not counted).
+                        purged = expired.delete()[1].get(expired.model._meta.label, 0)
             line["purged"] = purged
     if any(line["purged"] for line in report):
         audit_record(
