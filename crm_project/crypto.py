@@ -165,10 +165,8 @@ class EncryptedCharField(models.CharField):
         return decrypt(value)
 
     def get_prep_value(self, value):
-        value = super().get_prep_value(value)
-        if value is None or value == "" or is_ciphertext(value):
-            return value
-        return encrypt(value)
+        # Always encrypted, even a value that looks like a token: model attributes hold plaintext only.
+        return encrypt(super().get_prep_value(value))
 
 
 class BlindIndexField(models.CharField):
