@@ -177,7 +177,7 @@ def _correct(dsr, ctx, *, actor, changes: dict[str, Any], request=None) -> dict[
 
 
 def contact_for_request(user: User, contact_id: Any) -> CustomerContact | None:
-    """The contact of the caller's tenant (and visible to the caller) with this id, or None."""
+    """The contact with this id in the caller's tenant, visible to the caller (soft-deleted customers too), or None."""
     from customers.selectors import customers_visible_to
 
     try:
@@ -186,7 +186,7 @@ def contact_for_request(user: User, contact_id: Any) -> CustomerContact | None:
         return None
     return (
         CustomerContact.objects.select_related("tenant", "customer")
-        .filter(pk=pk, customer__in=customers_visible_to(user))
+        .filter(pk=pk, customer__in=customers_visible_to(user, include_deleted=True))
         .first()
     )
 

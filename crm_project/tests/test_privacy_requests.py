@@ -226,3 +226,13 @@ def test_staff_page_lists_requests_with_deadline_and_carries_out_a_new_one(
     assert client.get(f"/privacy/requests/{dsr.pk}/package/")["Content-Type"] == "application/zip"
     refused = client.post("/privacy/requests/", {"kind": "erasure", "contact_id": world["contact"].pk})
     assert refused.status_code == 200 and b"Confirm the erasure" in refused.content
+
+
+def test_request_list_api_pages_within_a_query_budget(owner, world, api_as, django_assert_max_num_queries):
+    with tenant_scope(owner.tenant):
+        for _ in range(3):
+            services.request_create(actor=owner, kind="export", contact=world["contact"])
+    client = api_as(owner)
+    with django_assert_max_num_queries(8):
+        data = assert_envelope(client.get(f"{URL}?page=1&size=2"), 200)
+    assert data["total"] == 3 and len(data["items"]) == 2 and data["items"][0]["kind"] == "export"
