@@ -38,9 +38,12 @@ TOKEN_PREFIX = "gAAAAA"
 
 
 def _derive(label: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"crm-field-crypto", info=label).derive(
-        settings.SECRET_KEY.encode()
-    )
+    return _derive_from(settings.SECRET_KEY, label)
+
+
+@lru_cache(maxsize=8)
+def _derive_from(secret: str, label: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"crm-field-crypto", info=label).derive(secret.encode())
 
 
 def configured_keys() -> list[str]:
