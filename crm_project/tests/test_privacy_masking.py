@@ -127,3 +127,16 @@ def test_notifications_mask_contact_details_for_recipients_without_the_permissio
         shown = dict(Notification.objects.values_list("recipient_id", "message"))
     assert shown[viewer.pk] == "Call Zhang back on 138****8000 or write to z***@abc-tech.com"
     assert shown[owner.pk] == text
+
+
+def test_admin_contact_list_and_page_mask_without_the_permission(customer, owner, make_user, staff_client_as):
+    viewer = make_user("viewer", username="viewer3", is_staff=True)
+    with tenant_scope(owner.tenant):
+        contact_id = customer.contacts.get().pk
+    for url in ("/admin/customers/customercontact/", f"/admin/customers/customercontact/{contact_id}/change/"):
+        page = staff_client_as(viewer).get(url)
+        assert page.status_code == 200, url
+        text = page.content.decode()
+        assert "138****8000" in text and MOBILE not in text and EMAIL not in text, url
+        full = staff_client_as(owner).get(url).content.decode()
+        assert MOBILE in full and EMAIL in full, url
