@@ -141,3 +141,24 @@ def test_every_log_line_is_masked_by_the_installed_filter(settings):
     line = logging.Formatter().format(record)
     assert "138****5678" in line and "z***@abc-tech.com" in line
     assert "13812345678" not in line and "zhang.wei" not in line and "1234 5678" not in line
+
+
+def test_gunicorn_access_lines_are_masked_too(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+    from gunicorn.config import Config
+
+    path = Path(django_settings.BASE_DIR) / "crm_project" / "gunicorn.conf.py"
+    spec = importlib.util.spec_from_file_location("crm_gunicorn_conf", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = Config()
+    config.set("accesslog", "-")
+    config.set("logger_class", module.MaskingLogger)
+    logger = module.MaskingLogger(config)
+    logger.access_log.info("GET /api/v1/customers?keyword=%s 200", "13812345678")
+    out = capsys.readouterr()
+    line = out.out + out.err
+    assert "138****5678" in line and "13812345678" not in line
