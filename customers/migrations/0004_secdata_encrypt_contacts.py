@@ -19,11 +19,17 @@ def encrypt_rows(apps, schema_editor):
         cursor.execute(f"SELECT id, {', '.join(qn(c) for c in _ENCRYPTED)} FROM customer_contacts")
         rows = cursor.fetchall()
         sets = ", ".join(f"{qn(c)} = %s" for c in (*_ENCRYPTED, *(i[0] for i in _INDEXES)))
+        batch = []
         for pk, *values in rows:
             plain = dict(zip(_ENCRYPTED, (crypto.decrypt(v) for v in values), strict=True))
             params = [crypto.encrypt(plain[c]) if plain[c] else (plain[c] or "") for c in _ENCRYPTED]
             params += [crypto.blind_index(kind, plain[source]) for _name, source, kind in _INDEXES]
-            cursor.execute(f"UPDATE customer_contacts SET {sets} WHERE id = %s", [*params, pk])
+            batch.append([*params, pk])
+            if len(batch) == 500:
+                cursor.executemany(f"UPDATE customer_contacts SET {sets} WHERE id = %s", batch)
+                batch = []
+        if batch:
+            cursor.executemany(f"UPDATE customer_contacts SET {sets} WHERE id = %s", batch)
 
 
 def decrypt_rows(apps, schema_editor):
