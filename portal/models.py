@@ -64,8 +64,10 @@ class PortalAccount(TenantOwnedModel):
         return bool(self.password)
 
     def get_username(self) -> str:
-        """The audit log's actor name (the audit helper asks every actor for it)."""
-        return f"portal:{self.email}"
+        """The audit log's actor name (the audit helper asks every actor for it): id and masked e-mail."""
+        from crm_project.logmask import mask_email
+
+        return f"portal:{mask_email(self.email)} #{self.pk}"
 
 
 class TokenPurpose(models.TextChoices):

@@ -24,6 +24,7 @@ from accounts.models import User
 from accounts.services import audit_record, notify
 from accounts.tenancy import tenant_scope, unscoped
 from crm_project.crypto import blind_index
+from crm_project.logmask import mask_email
 from customers.models import Customer, CustomerContact
 from portal import search
 from portal.models import (
@@ -63,7 +64,8 @@ class PortalActor:
 
 
 def account_name(account: PortalAccount) -> str:
-    return f"portal:{account.email}"
+    """The audit actor of a portal account: its id and masked e-mail (the audit log holds no clear contact data)."""
+    return f"portal:{mask_email(account.email)} #{account.pk}"
 
 
 def _hash(raw: str) -> str:
@@ -137,7 +139,7 @@ def account_invite(
     account.save()
     raw = token_issue(account=account, purpose=TokenPurpose.INVITE, hours=INVITE_HOURS)
     audit_record(
-        action="crm.portal.invited", actor=actor, obj=customer, request=request, changes={"portal": (None, email)}
+        action="crm.portal.invited", actor=actor, obj=customer, request=request, changes={"portal_email": (None, email)}
     )
     path = _set_password_url(raw)
     if send:
@@ -158,7 +160,7 @@ def account_deactivate(*, actor: User, account: PortalAccount, request=None) -> 
     account.is_active = False
     account.save(update_fields=["is_active"])
     audit_record(action="crm.portal.deactivated", actor=actor, obj=account.customer, request=request,
-                 changes={"portal": (account.email, None)})  # fmt: skip
+                 changes={"portal_email": (account.email, None)})  # fmt: skip
 
 
 @transaction.atomic

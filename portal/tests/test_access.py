@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import AuditLog
 from accounts.tenancy import tenant_scope, unscoped
 from crm_project.crypto import blind_index
+from crm_project.logmask import mask_email
 from customers.choices import CustomerStatus
 from customers.tests.factories import make_contact, make_customer
 from portal.models import PortalAccount
@@ -194,7 +195,7 @@ def test_portal_actions_are_audited_with_the_portal_user_as_actor(owner, client)
     portal_client(client, account)
     with unscoped("test reads the audit log"):
         entry = AuditLog.objects.filter(action="crm.portal.login").latest("id")
-    assert entry.actor_id is None and entry.actor_name == f"portal:{account.email}"
+    assert entry.actor_id is None and entry.actor_name == f"portal:{mask_email(account.email)} #{account.pk}"
     assert entry.tenant_id == owner.tenant_id
 
 
