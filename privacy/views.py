@@ -56,6 +56,7 @@ def request_list(request):
                         kind=form.cleaned_data["kind"],
                         contact=contact,
                         reason=form.cleaned_data.get("reason", ""),
+                        changes=form.corrections(),
                         request=request,
                     )
                 except ValidationError as exc:

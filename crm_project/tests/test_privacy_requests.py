@@ -236,3 +236,23 @@ def test_request_list_api_pages_within_a_query_budget(owner, world, api_as, djan
     with django_assert_max_num_queries(8):
         data = assert_envelope(client.get(f"{URL}?page=1&size=2"), 200)
     assert data["total"] == 3 and len(data["items"]) == 2 and data["items"][0]["kind"] == "export"
+
+
+def test_staff_page_correction_sets_the_new_values(owner, world, staff_client_as):
+    client = staff_client_as(owner)
+    contact = world["contact"]
+    missing = client.post("/privacy/requests/", {"kind": "correction", "contact_id": contact.pk})
+    assert missing.status_code == 200 and b"Name at least one field to correct" in missing.content
+    invalid = client.post("/privacy/requests/", {"kind": "correction", "contact_id": contact.pk, "mobile": "12"})
+    # Refused by the contact rules: the page says why, nothing is recorded.
+    assert invalid.status_code == 200 and b"valid mobile number" in invalid.content
+    with tenant_scope(owner.tenant):
+        assert not DataSubjectRequest.objects.exists()
+        assert CustomerContact.objects.get(pk=contact.pk).mobile == MOBILE
+    done = client.post(
+        "/privacy/requests/", {"kind": "correction", "contact_id": contact.pk, "email": "new@abc.example"}
+    )
+    assert done.status_code == 302
+    with tenant_scope(owner.tenant):
+        assert CustomerContact.objects.get(pk=contact.pk).email == "new@abc.example"
+        assert DataSubjectRequest.objects.get().result_summary == {"fields": ["email"]}
