@@ -26,6 +26,37 @@ def masked_money(value, user):
     return value if can_see_amounts(user) else MASK
 
 
+# Contact details (a contact's phone, mobile, e-mail, WeChat) follow one permission too, granted by the customers
+# app to admins, leads and CSMs. Everyone else (finance, viewers, a missing user) sees them masked in one shape on
+# every surface: pages, API, exports, documents, notifications (`138****8000`, `z***@abc-tech.com`, `w***`).
+CONTACT_DETAILS_PERMISSION = "customers.view_contact_details"
+CONTACT_DETAIL_FIELDS = {"phone": "phone", "mobile": "phone", "email": "email", "wechat": "wechat"}
+
+
+def can_see_contact_details(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.has_perm(CONTACT_DETAILS_PERMISSION))
+
+
+def mask_contact_detail(kind: str, value):
+    """The masked shape of one contact detail; `kind` is a field name (phone, mobile, email, wechat) or a kind."""
+    from crm_project.logmask import mask_email, mask_phone, mask_wechat
+
+    if not value:
+        return value
+    kind = CONTACT_DETAIL_FIELDS.get(kind, kind)
+    if kind == "email":
+        return mask_email(str(value))
+    if kind == "phone":
+        return mask_phone(str(value))
+    return mask_wechat(str(value))
+
+
+def masked_contact_detail(kind: str, value, user=None, *, visible: bool | None = None):
+    """`value` for users allowed to see contact details, its masked shape for everyone else."""
+    allowed = can_see_contact_details(user) if visible is None else visible
+    return value if allowed else mask_contact_detail(kind, value)
+
+
 # role -> "app_label.codename" permissions. Apps extend this from their AppConfig.ready().
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     TENANT_ADMIN: {

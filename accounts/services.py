@@ -16,8 +16,9 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import AuditLog, CodeSequence, JobRun, Notification, Tenant, User
-from accounts.roles import ROLE_CODES, TENANT_ADMIN
+from accounts.roles import ROLE_CODES, TENANT_ADMIN, can_see_contact_details
 from accounts.tenancy import current_tenant, tenant_scope, unscoped
+from crm_project.logmask import mask_text
 from crm_project.middleware import current_trace_id
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,9 @@ def notify(
 
     Returns the new notification, or None when this key had already been delivered.
     """
+    if not can_see_contact_details(user):
+        # One masking rule on every surface: phone numbers and e-mail addresses in the text are masked.
+        message = mask_text(message)
     notification = Notification(
         tenant=user.tenant,
         recipient=user,

@@ -20,6 +20,7 @@ class CommunicationsConfig(AppConfig):
         from communications import receivers, tasks  # noqa: F401  (merge receiver, worker warm-up)
 
         self._register_extensions()
+        self._register_personal_data()
 
     def _register_extensions(self) -> None:
         from celery.schedules import crontab
@@ -71,4 +72,32 @@ class CommunicationsConfig(AppConfig):
                 "crm.communication.sentiment_reset": _("Communication sentiment reset to the analysis"),
                 "crm.communication.follow_up_done": _("Follow-up done"),
             }
+        )
+
+    def _register_personal_data(self) -> None:
+        """Erasure and export of a contact reach its communications, their analyses and follow-ups (privacy)."""
+        from communications.models import Communication, CommunicationAnalysis, FollowUp
+        from privacy.registry import PersonalData, RetentionClass, personal_data, retention_classes
+
+        personal_data.register(
+            PersonalData(
+                "communications.communication",
+                Communication,
+                fields=("subject", "content", "outcome", "next_action"),
+                contact_field="contact",
+            )
+        )
+        personal_data.register(
+            PersonalData("communications.analysis", CommunicationAnalysis, fields=("keywords", "needs"))
+        )
+        personal_data.register(PersonalData("communications.followup", FollowUp, fields=("action",)))
+        retention_classes.register(
+            RetentionClass(
+                "communications",
+                _("Communications"),
+                Communication.objects.all,
+                "communication_date",
+                default_days=5 * 365,
+                weight=10,
+            )
         )

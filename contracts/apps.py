@@ -32,6 +32,7 @@ class ContractsConfig(AppConfig):
             }
         )
         self._register_extensions()
+        self._register_personal_data()
         self._register_jobs()
 
     def _register_jobs(self) -> None:
@@ -97,4 +98,17 @@ class ContractsConfig(AppConfig):
                 "crm.invoice.upserted": _("Invoice recorded"),
                 "crm.payment.upserted": _("Payment recorded"),
             }
+        )
+
+    def _register_personal_data(self) -> None:
+        """Contract documents and versions carry the primary contact's details: erasure and export reach them."""
+        from contracts.models import ChangeRequest, Contract, ContractVersion
+        from privacy.registry import PersonalData, personal_data
+
+        personal_data.register(
+            PersonalData("contracts.contract", Contract, fields=("contract_name", "terminated_reason", "document_html"))
+        )
+        personal_data.register(PersonalData("contracts.version", ContractVersion, fields=("snapshot",)))
+        personal_data.register(
+            PersonalData("contracts.change_request", ChangeRequest, fields=("reason", "changes", "decision_note"))
         )

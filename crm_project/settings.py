@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "crm_project",
     "accounts",
     "customers",
+    "privacy",
     "contracts",
     "service_records",
     "communications",
@@ -165,6 +166,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker logs through LOGGING (and its personal-data mask) instead of replacing the root handlers with its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Auth -----------------------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -352,12 +355,32 @@ LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"trace_id": {"()": "crm_project.middleware.TraceIdLogFilter"}},
+    "filters": {
+        "trace_id": {"()": "crm_project.middleware.TraceIdLogFilter"},
+        # Phone numbers and e-mail addresses never reach a log line in clear (PRD 7.3.2).
+        "mask_personal_data": {"()": "crm_project.logmask.PersonalDataLogFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(trace_id)s] %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["trace_id"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["trace_id", "mask_personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
+
+# --- Field encryption (crm_project/crypto.py, docs/security.md) ---------------------------------------------------
+# Fernet keys, newest first; unset = one key derived from SECRET_KEY (development and tests only).
+CRM_FIELD_KEYS = env_list("CRM_FIELD_KEYS", [])
+# HMAC key of the blind indexes; unset = derived from SECRET_KEY with its own label.
+CRM_BLIND_INDEX_KEY = env_str("CRM_BLIND_INDEX_KEY", "")
+
+# Days to answer a data-subject request: PIPL art. 50 asks for "timely", GB/T 35273-2020 8.7 for 15 working days at
+# the latest, GDPR art. 12(3) for one month. 15 calendar days is within all three (docs/security.md).
+PRIVACY_REQUEST_DEADLINE_DAYS = env_int("PRIVACY_REQUEST_DEADLINE_DAYS", 15, minimum=1)
 
 # --- Product settings -----------------------------------------------------------------------------------------------
 CRM_DEMO_PASSWORD = env_str("CRM_DEMO_PASSWORD", "demo-pass-2025")

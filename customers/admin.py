@@ -23,8 +23,15 @@ from django.utils.translation import gettext_lazy
 
 from accounts.admin_mixins import AdminServiceRefused, ObjectTenantScopeMixin, TenantScopedAdminMixin
 from accounts.models import User
-from accounts.roles import MASK, can_see_amounts
+from accounts.roles import (
+    CONTACT_DETAIL_FIELDS,
+    MASK,
+    can_see_amounts,
+    can_see_contact_details,
+    mask_contact_detail,
+)
 from accounts.tenancy import tenant_scope
+from crm_project.crypto import BlindIndexSearchMixin
 from customers import selectors, services
 from customers.choices import CustomerStatus
 from customers.models import Customer, CustomerContact, CustomerTag
@@ -118,7 +125,9 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(
+    BlindIndexSearchMixin, ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScopedAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "customer_code",
         "customer_name",
@@ -137,9 +146,9 @@ class CustomerAdmin(ObjectTenantScopeMixin, CustomerVisibilityMixin, TenantScope
         "customer_name",
         "customer_code",
         "contacts__contact_name",
-        "contacts__email",
-        "contacts__mobile",
     ]
+    # Contact details are encrypted: searched by their blind index (the exact e-mail or number).
+    blind_search = {"contacts__email_bidx": "email", "contacts__mobile_bidx": "phone"}
     search_help_text = gettext_lazy("Name, code, or a contact's name, e-mail or mobile.")
     fields = [
         "customer_code",
@@ -335,10 +344,42 @@ class ReadOnlyCustomerPartAdmin(
 
 
 @admin.register(CustomerContact)
-class CustomerContactAdmin(ReadOnlyCustomerPartAdmin):
+class CustomerContactAdmin(BlindIndexSearchMixin, ReadOnlyCustomerPartAdmin):
     list_display = ["contact_name", "customer", "position", "mobile", "email", "is_primary", "is_decision_maker"]
     list_filter = ["is_primary", "is_decision_maker", "influence_level"]
-    search_fields = ["contact_name", "email", "mobile", "phone", "customer__customer_name", "customer__customer_code"]
+    search_fields = ["contact_name", "customer__customer_name", "customer__customer_code"]
+    blind_search = {"email_bidx": "email", "mobile_bidx": "phone", "phone_bidx": "phone"}
+
+    # One masking rule here too: without the contact-details permission the list and the page show masked values.
+    def get_list_display(self, request):
+        if can_see_contact_details(request.user):
+            return self.list_display
+        return [{"mobile": "masked_mobile", "email": "masked_email"}.get(f, f) for f in self.list_display]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if can_see_contact_details(request.user):
+            return fields
+        return [f"masked_{f}" if f in CONTACT_DETAIL_FIELDS else f for f in fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), *(f"masked_{f}" for f in CONTACT_DETAIL_FIELDS)]
+
+    @admin.display(description=gettext_lazy("mobile"))
+    def masked_mobile(self, obj):
+        return mask_contact_detail("mobile", obj.mobile)
+
+    @admin.display(description=gettext_lazy("phone"))
+    def masked_phone(self, obj):
+        return mask_contact_detail("phone", obj.phone)
+
+    @admin.display(description=gettext_lazy("e-mail"))
+    def masked_email(self, obj):
+        return mask_contact_detail("email", obj.email)
+
+    @admin.display(description=gettext_lazy("WeChat"))
+    def masked_wechat(self, obj):
+        return mask_contact_detail("wechat", obj.wechat)
 
 
 @admin.register(CustomerTag)

@@ -18,6 +18,7 @@ class CustomersConfig(AppConfig):
             "customers.export_customer",
             "customers.import_customer",
             "customers.merge_customer",
+            "customers.view_contact_details",
         }
         register_role_permissions(
             {
@@ -25,6 +26,7 @@ class CustomersConfig(AppConfig):
                 CS_LEAD: everything,
                 CSM: {
                     "customers.view_customer",
+                    "customers.view_contact_details",
                     "customers.add_customer",
                     "customers.change_customer",
                     "customers.export_customer",
@@ -39,7 +41,7 @@ class CustomersConfig(AppConfig):
 
     def _register_extensions(self) -> None:
         from accounts.registry import NavItem, audit_labels, nav_items
-        from customers import views
+        from customers import masking, views
         from customers.extensions import CustomerTab, TimelineSource, customer_tabs, timeline_sources
 
         nav_items.register(
@@ -47,7 +49,14 @@ class CustomersConfig(AppConfig):
         )
         for tab in (
             CustomerTab(
-                "overview", _("Overview"), "customers/tabs/_overview.html", weight=10, context=views.share_context
+                "overview",
+                _("Overview"),
+                "customers/tabs/_overview.html",
+                weight=10,
+                context=lambda request, customer: {
+                    **views.share_context(request, customer),
+                    **masking.overview_unmask_context(request, customer),
+                },
             ),
             CustomerTab(
                 "contacts",
@@ -55,6 +64,7 @@ class CustomersConfig(AppConfig):
                 "customers/tabs/_contacts.html",
                 weight=20,
                 count=lambda customer: len(customer.contacts.all()),
+                context=masking.contacts_tab_context,
             ),
             CustomerTab("tags", _("Tags"), "customers/tabs/_tags.html", weight=30, count=lambda c: len(c.tags.all())),
             CustomerTab(
@@ -77,6 +87,7 @@ class CustomersConfig(AppConfig):
                 "crm.customer.exported": _("Customers exported"),
                 "crm.customer.status_changed": _("Customer status changed"),
                 "crm.contact.created": _("Contact added"),
+                "privacy.contact_details.viewed": _("Contact details viewed unmasked"),
                 "crm.contact.updated": _("Contact changed"),
                 "crm.contact.deleted": _("Contact removed"),
                 "crm.tag.added": _("Tag added"),

@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone, translation
 
+from accounts.roles import masked_contact_detail
 from accounts.tenancy import tenant_scope
 from crm_project import exports
 from crm_project.exports import neutralise
@@ -65,7 +66,7 @@ def export_queryset(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     )
 
 
-def _row(customer: Customer) -> list[Any]:
+def _row(customer: Customer, *, contact_details: bool = False) -> list[Any]:
     contact = customer.export_primary[0] if customer.export_primary else None
     manager = customer.assigned_manager
     return [
@@ -85,19 +86,23 @@ def _row(customer: Customer) -> list[Any]:
         timezone.localtime(customer.created_at).replace(tzinfo=None, microsecond=0) if customer.created_at else None,
         ";".join(tag.tag_name for tag in customer.export_tags),
         contact.contact_name if contact else "",
-        contact.mobile if contact else "",
-        contact.email if contact else "",
+        masked_contact_detail("mobile", contact.mobile, visible=contact_details) if contact else "",
+        masked_contact_detail("email", contact.email, visible=contact_details) if contact else "",
     ]
 
 
-def export_rows(queryset: QuerySet[Customer], *, tenant, language: str) -> Iterator[list[Any]]:
+def export_rows(
+    queryset: QuerySet[Customer], *, tenant, language: str, contact_details: bool = False
+) -> Iterator[list[Any]]:
     """Rows of plain values (neutralised), read in chunks; runs in `tenant`'s scope and `language` for labels.
+
+    The primary contact's mobile and e-mail are masked unless `contact_details` (the caller's permission).
 
     Streaming responses are consumed after the view returned, so the scope and the language are set here.
     """
     with tenant_scope(tenant), translation.override(language):
         for customer in export_queryset(queryset).iterator(chunk_size=CHUNK_SIZE):
-            yield [neutralise(value) for value in _row(customer)]
+            yield [neutralise(value) for value in _row(customer, contact_details=contact_details)]
 
 
 def csv_chunks(rows: Iterable[list[Any]], *, lines_per_chunk: int = 500) -> Iterator[bytes]:

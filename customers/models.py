@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 
 from accounts.tenancy import TenantManager, TenantOwnedModel, TenantQuerySet, current_tenant
+from crm_project.crypto import BlindIndexField, EncryptedCharField, refresh_blind_indexes
 from customers.cache import customers_changed
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
 from customers.validators import validate_email, validate_mobile, validate_phone, validate_tag_name
@@ -37,6 +38,13 @@ class ChangeTrackingQuerySet(TenantQuerySet):
         return created
 
     def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        fields = list(fields)
+        if any(f in CONTACT_BLIND_INDEXES for f in fields) and objs and hasattr(objs[0], "email_bidx"):
+            # bulk_update skips pre_save: the blind indexes of changed contact details are refreshed here.
+            for obj in objs:
+                refresh_blind_indexes(obj)
+            fields += [CONTACT_BLIND_INDEXES[f] for f in fields if f in CONTACT_BLIND_INDEXES]
         rows = super().bulk_update(objs, fields, *args, **kwargs)
         self._changed()
         return rows
@@ -147,10 +155,14 @@ class CustomerContact(TenantOwnedModel):
     contact_name = models.CharField(_("contact name"), max_length=100)
     position = models.CharField(_("position"), max_length=100, blank=True)
     department = models.CharField(_("department"), max_length=100, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[validate_phone])
-    mobile = models.CharField(_("mobile"), max_length=20, blank=True, validators=[validate_mobile])
-    email = models.CharField(_("e-mail"), max_length=100, blank=True, validators=[validate_email])
-    wechat = models.CharField(_("WeChat"), max_length=100, blank=True)
+    # Encrypted at rest (crm_project.crypto); equality goes through the blind indexes below, never these columns.
+    phone = EncryptedCharField(_("phone"), max_length=20, blank=True, validators=[validate_phone])
+    mobile = EncryptedCharField(_("mobile"), max_length=20, blank=True, validators=[validate_mobile])
+    email = EncryptedCharField(_("e-mail"), max_length=100, blank=True, validators=[validate_email])
+    wechat = EncryptedCharField(_("WeChat"), max_length=100, blank=True)
+    email_bidx = BlindIndexField(source="email", kind="email")
+    mobile_bidx = BlindIndexField(source="mobile", kind="phone")
+    phone_bidx = BlindIndexField(source="phone", kind="phone")
     is_primary = models.BooleanField(_("primary contact"), default=False)
     # 1 for the primary contact, NULL otherwise: the unique key then allows one primary per customer.
     primary_marker = models.PositiveSmallIntegerField(null=True, editable=False)
@@ -171,12 +183,15 @@ class CustomerContact(TenantOwnedModel):
         verbose_name_plural = _("contacts")
         ordering = ["-is_primary", "id"]
         constraints = [models.UniqueConstraint(fields=["customer", "primary_marker"], name="uk_one_primary_contact")]
+        # Unmasked phone, mobile, e-mail and WeChat (accounts.roles.CONTACT_DETAILS_PERMISSION).
+        permissions = [("view_contact_details", "Can view contact details unmasked")]
         indexes = [
             models.Index(fields=["customer"], name="idx_customer_id"),
             models.Index(fields=["is_primary"], name="idx_is_primary"),
             models.Index(fields=["is_decision_maker"], name="idx_is_decision_maker"),
-            models.Index(fields=["email"], name="idx_contact_email"),
-            models.Index(fields=["mobile"], name="idx_contact_mobile"),
+            models.Index(fields=["email_bidx"], name="idx_contact_email_bidx"),
+            models.Index(fields=["mobile_bidx"], name="idx_contact_mobile_bidx"),
+            models.Index(fields=["phone_bidx"], name="idx_contact_phone_bidx"),
         ]
 
     def __str__(self) -> str:
@@ -184,7 +199,16 @@ class CustomerContact(TenantOwnedModel):
 
     def save(self, *args, **kwargs):
         self.primary_marker = 1 if self.is_primary else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & set(CONTACT_BLIND_INDEXES):
+            # A saved source field takes its blind index along.
+            kwargs["update_fields"] = {*update_fields, *(CONTACT_BLIND_INDEXES[f] for f in update_fields
+                                                         if f in CONTACT_BLIND_INDEXES)}  # fmt: skip
         super().save(*args, **kwargs)
+
+
+# Encrypted source field -> its blind index.
+CONTACT_BLIND_INDEXES = {"email": "email_bidx", "mobile": "mobile_bidx", "phone": "phone_bidx"}
 
 
 class CustomerTag(TenantOwnedModel):

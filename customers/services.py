@@ -431,13 +431,14 @@ def customer_duplicates(customer: Customer, *, visible: Any = None) -> list[Dupl
     add(base.filter(normalized_name=customer.normalized_name), _("same name"))
     if customer.website_domain:
         add(base.filter(website_domain=customer.website_domain), _("same website"))
-    emails = [e for e in customer.contacts.values_list("email", flat=True) if e]
-    phones = [p for row in customer.contacts.values_list("mobile", "phone") for p in row if p]
+    # Contact details are encrypted: equality goes through their blind indexes (normalised, keyed hashes).
+    emails = [e for e in customer.contacts.values_list("email_bidx", flat=True) if e]
+    phones = [p for row in customer.contacts.values_list("mobile_bidx", "phone_bidx") for p in row if p]
     contact_match = Q()
     if emails:
-        contact_match |= Q(contacts__email__in=emails)
+        contact_match |= Q(contacts__email_bidx__in=emails)
     if phones:
-        contact_match |= Q(contacts__mobile__in=phones) | Q(contacts__phone__in=phones)
+        contact_match |= Q(contacts__mobile_bidx__in=phones) | Q(contacts__phone_bidx__in=phones)
     if contact_match:
         add(base.filter(contact_match).distinct(), _("shared contact"))
     return sorted(candidates.values(), key=lambda c: (-len(c.reasons), c.customer.pk))

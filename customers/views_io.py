@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.roles import can_see_contact_details
 from accounts.services import audit_record
 from crm_project.exports import neutralise
 from customers import exporting, importing
@@ -76,16 +77,24 @@ def customer_export(request):
         return _bad_export_request(request, errors)
     queryset = filterset.qs.order_by("-created_at", "-id")
     row_count = queryset.count()
+    contact_details = can_see_contact_details(request.user)
     audit_record(
         action="crm.customer.exported",
         actor=request.user,
         object_type=Customer._meta.label_lower,
-        changes={"rows": (None, row_count), "format": (None, file_format)},
+        changes={
+            "rows": (None, row_count),
+            "format": (None, file_format),
+            # A full export shows contact details unmasked (PRD 7.4.2: unmasking is audited).
+            "contact_details": (None, "full" if contact_details else "masked"),
+        },
         request=request,
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"customers-{stamp}.{file_format}"
-    rows = exporting.export_rows(queryset, tenant=request.tenant, language=translation.get_language())
+    rows = exporting.export_rows(
+        queryset, tenant=request.tenant, language=translation.get_language(), contact_details=contact_details
+    )
     if file_format == "csv":
         response = StreamingHttpResponse(exporting.csv_chunks(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

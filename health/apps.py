@@ -21,6 +21,7 @@ class HealthConfig(AppConfig):
         register_role_permissions({TENANT_ADMIN: manage, CS_LEAD: manage, CSM: calc, FINANCE: read, VIEWER: read})
         self._register_jobs()
         self._register_extensions()
+        self._register_personal_data()
 
     def _register_jobs(self) -> None:
         from celery.schedules import crontab
@@ -88,3 +89,15 @@ class HealthConfig(AppConfig):
                 "crm.health.model_trained": _("Churn model trained"),
             }
         )
+
+    def _register_personal_data(self) -> None:
+        """Feature snapshots and usage events may carry a contact's values: erasure and export reach them (privacy)."""
+        from health.models import CustomerHealthScore, UsageEvent
+        from privacy.registry import PersonalData, personal_data
+
+        personal_data.register(
+            PersonalData(
+                "health.score", CustomerHealthScore, fields=("factors", "recommendations", "inputs", "churn_drivers")
+            )
+        )
+        personal_data.register(PersonalData("health.usage", UsageEvent, fields=("user_identifier", "feature_name")))

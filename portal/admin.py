@@ -4,6 +4,7 @@ webhook, the webhook delivery log (read only: failures are visible to administra
 from django.contrib import admin
 
 from accounts.admin_mixins import ObjectTenantScopeMixin, ReadOnlyAdmin, TenantScopedAdminMixin
+from crm_project.crypto import BlindIndexSearchMixin
 from portal import services
 from portal.models import DiagnosisChecklist, KbArticle, KbCategory, PortalAccount, TicketWebhook, WebhookDelivery
 
@@ -51,7 +52,8 @@ class WebhookDeliveryAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(PortalAccount)
-class PortalAccountAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
+class PortalAccountAdmin(BlindIndexSearchMixin, TenantScopedAdminMixin, ReadOnlyAdmin):
     list_display = ("email", "customer", "contact", "is_active", "totp_enabled", "last_login_at")
     list_filter = ("is_active",)
-    search_fields = ("email",)
+    search_fields = ("customer__customer_name",)
+    blind_search = {"email_bidx": "email"}  # the e-mail is encrypted: exact match through its blind index

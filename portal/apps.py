@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -37,6 +38,7 @@ class PortalConfig(AppConfig):
             }
         )
         self._register_extensions()
+        self._register_personal_data()
 
     def _register_extensions(self) -> None:
         from accounts.registry import NavItem, audit_labels, nav_items
@@ -89,4 +91,33 @@ class PortalConfig(AppConfig):
                 "crm.portal.webhook_delivered": _("Ticket webhook delivered"),
                 "crm.portal.webhook_failed": _("Ticket webhook failed"),
             }
+        )
+
+    def _register_personal_data(self) -> None:
+        """A contact's portal account is deleted on erasure (its e-mail is the contact's); texts are scrubbed."""
+        from crm_project.crypto import blind_index
+        from portal.models import CsmMessage, GoalComment, PortalAccount, SuccessGoal, Suggestion, WebhookDelivery
+        from privacy.registry import PersonalData, personal_data
+
+        def erase_accounts(ctx) -> int:
+            digest = blind_index("email", ctx.contact.email)
+            match = Q(contact_id=ctx.contact.pk) | (Q(email_bidx=digest) if digest else Q(pk__in=[]))
+            return PortalAccount._base_manager.filter(match, tenant_id=ctx.tenant.pk).delete()[0]
+
+        personal_data.register(
+            PersonalData(
+                "portal.account",
+                PortalAccount,
+                fields=("email",),
+                contact_field="contact",
+                erase=erase_accounts,
+                weight=20,
+            )
+        )
+        personal_data.register(PersonalData("portal.csm_message", CsmMessage, fields=("body",)))
+        personal_data.register(PersonalData("portal.suggestion", Suggestion, fields=("body",)))
+        personal_data.register(PersonalData("portal.goal_comment", GoalComment, fields=("author_name", "body")))
+        personal_data.register(PersonalData("portal.goal", SuccessGoal, fields=("outcome", "measure")))
+        personal_data.register(
+            PersonalData("portal.webhook_delivery", WebhookDelivery, fields=("url", "payload", "last_error"))
         )

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core.validators import EmailValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantOwnedModel
+from crm_project.crypto import BlindIndexField, EncryptedCharField
 from customers.models import Customer, CustomerContact
 
 
@@ -29,7 +31,9 @@ class PortalAccount(TenantOwnedModel):
         blank=True,
         related_name="portal_accounts",
     )
-    email = models.EmailField(_("e-mail"), max_length=254, unique=True)
+    # Encrypted at rest like the contact's own e-mail; sign-in and uniqueness go through the blind index.
+    email = EncryptedCharField(_("e-mail"), max_length=254, validators=[EmailValidator()])
+    email_bidx = BlindIndexField(source="email", kind="email", unique=True)
     password = models.CharField(_("password"), max_length=128, blank=True, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
     totp_secret = models.CharField(max_length=64, blank=True, editable=False)
@@ -44,7 +48,7 @@ class PortalAccount(TenantOwnedModel):
         db_table = "portal_accounts"
         verbose_name = _("portal account")
         verbose_name_plural = _("portal accounts")
-        ordering = ["email"]
+        ordering = ["id"]
 
     def __str__(self) -> str:
         return self.email
@@ -60,8 +64,10 @@ class PortalAccount(TenantOwnedModel):
         return bool(self.password)
 
     def get_username(self) -> str:
-        """The audit log's actor name (the audit helper asks every actor for it)."""
-        return f"portal:{self.email}"
+        """The audit log's actor name (the audit helper asks every actor for it): id and masked e-mail."""
+        from crm_project.logmask import mask_email
+
+        return f"portal:{mask_email(self.email)} #{self.pk}"
 
 
 class TokenPurpose(models.TextChoices):

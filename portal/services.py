@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record, notify
 from accounts.tenancy import tenant_scope, unscoped
+from crm_project.crypto import blind_index
+from crm_project.logmask import mask_email
 from customers.models import Customer, CustomerContact
 from portal import search
 from portal.models import (
@@ -65,7 +67,8 @@ class PortalActor:
 
 
 def account_name(account: PortalAccount) -> str:
-    return f"portal:{account.email}"
+    """The audit actor of a portal account: its id and masked e-mail (the audit log holds no clear contact data)."""
+    return f"portal:{mask_email(account.email)} #{account.pk}"
 
 
 def _hash(raw: str) -> str:
@@ -120,11 +123,15 @@ def account_invite(
 ) -> tuple[PortalAccount, str]:
     """Invite the customer's contact with this e-mail; returns the account and the one-time link path (72 h)."""
     email = (email or "").strip().lower()
-    contact = CustomerContact.objects.filter(customer=customer, email__iexact=email).first() if email else None
+    contact = (
+        CustomerContact.objects.filter(customer=customer, email_bidx=blind_index("email", email)).first()
+        if email
+        else None
+    )
     if contact is None:
         raise ValidationError({"email": [_("No contact of this customer has this e-mail address.")]})
     with unscoped("portal e-mail addresses are unique across tenants"):
-        existing = PortalAccount.objects.filter(email=email).first()
+        existing = PortalAccount.objects.filter(email_bidx=blind_index("email", email)).first()
     if existing is not None and (existing.tenant_id != customer.tenant_id or existing.customer_id != customer.pk):
         raise ValidationError({"email": [_("This e-mail address already has a portal account elsewhere.")]})
     account = existing or PortalAccount(customer=customer, email=email)
@@ -135,7 +142,7 @@ def account_invite(
     account.save()
     raw = token_issue(account=account, purpose=TokenPurpose.INVITE, hours=INVITE_HOURS)
     audit_record(
-        action="crm.portal.invited", actor=actor, obj=customer, request=request, changes={"portal": (None, email)}
+        action="crm.portal.invited", actor=actor, obj=customer, request=request, changes={"portal_email": (None, email)}
     )
     path = _set_password_url(raw)
     if send:
@@ -156,7 +163,7 @@ def account_deactivate(*, actor: User, account: PortalAccount, request=None) -> 
     account.is_active = False
     account.save(update_fields=["is_active"])
     audit_record(action="crm.portal.deactivated", actor=actor, obj=account.customer, request=request,
-                 changes={"portal": (account.email, None)})  # fmt: skip
+                 changes={"portal_email": (account.email, None)})  # fmt: skip
 
 
 @transaction.atomic
@@ -187,7 +194,7 @@ def reset_request(*, email: str, request=None) -> str | None:
     with unscoped("sign-in looks the e-mail up before any tenant is known"):
         account = (
             PortalAccount.objects.select_related("customer", "tenant")
-            .filter(email=(email or "").strip().lower())
+            .filter(email_bidx=blind_index("email", email))
             .first()
         )
     if account is None or not account_may_enter(account):
@@ -213,7 +220,7 @@ def authenticate(*, email: str, password: str) -> PortalAccount | None:
     with unscoped("sign-in looks the e-mail up before any tenant is known"):
         account = (
             PortalAccount.objects.select_related("customer", "contact", "tenant")
-            .filter(email=(email or "").strip().lower()[:254])
+            .filter(email_bidx=blind_index("email", (email or "")[:254]))
             .first()
         )
     if account is None:
@@ -234,7 +241,9 @@ def login_recorded(*, account: PortalAccount, request=None) -> None:
 def login_failed(*, email: str, request=None) -> None:
     with unscoped("sign-in looks the e-mail up before any tenant is known"):
         account = (
-            PortalAccount.objects.select_related("tenant").filter(email=(email or "").strip().lower()[:254]).first()
+            PortalAccount.objects.select_related("tenant")
+            .filter(email_bidx=blind_index("email", (email or "")[:254]))
+            .first()
         )
     if account is not None:
         _audit("crm.portal.login_failed", account, request=request)

@@ -26,6 +26,7 @@ class ServiceRecordsConfig(AppConfig):
         manage = write | {"service_records.delete_servicerecord"}
         register_role_permissions({TENANT_ADMIN: manage, CS_LEAD: manage, CSM: write, FINANCE: read, VIEWER: read})
         self._register_extensions()
+        self._register_personal_data()
 
     def _register_extensions(self) -> None:
         from celery.schedules import crontab
@@ -79,4 +80,30 @@ class ServiceRecordsConfig(AppConfig):
                 "crm.service_report.requested": _("Service report requested"),
                 "crm.service_report.generated": _("Service report generated"),
             }
+        )
+
+    def _register_personal_data(self) -> None:
+        """Erasure and export of a contact reach service records and NPS answers (privacy); closed records expire."""
+        from privacy.registry import PersonalData, RetentionClass, personal_data, retention_classes
+        from service_records.models import NpsResponse, ServiceRecord
+
+        personal_data.register(
+            PersonalData(
+                "service_records.record",
+                ServiceRecord,
+                fields=("title", "description", "solution", "satisfaction_comment"),
+            )
+        )
+        personal_data.register(
+            PersonalData("service_records.nps", NpsResponse, fields=("reason",), contact_field="contact")
+        )
+        retention_classes.register(
+            RetentionClass(
+                "service_records",
+                _("Service records"),
+                ServiceRecord.objects.all,
+                "closed_at",
+                default_days=5 * 365,
+                weight=20,
+            )
         )

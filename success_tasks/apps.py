@@ -39,6 +39,7 @@ class SuccessTasksConfig(AppConfig):
             )
             health_signals.health_alert.connect(receivers.on_health_alert, dispatch_uid="success_tasks.health_alert")
         self._register_extensions(receivers)
+        self._register_personal_data()
         self._register_jobs()
 
     def _register_jobs(self) -> None:
@@ -113,3 +114,17 @@ class SuccessTasksConfig(AppConfig):
                 "crm.csm_profile.saved": _("CSM team and absence saved"),
             }
         )
+
+    def _register_personal_data(self) -> None:
+        """Task texts and comments may name a contact: erasure and export reach them (privacy)."""
+        from privacy.registry import PersonalData, personal_data
+        from success_tasks.models import CustomerSuccessTask, TaskComment
+
+        personal_data.register(
+            PersonalData(
+                "success_tasks.task",
+                CustomerSuccessTask,
+                fields=("task_title", "task_description", "result", "trigger_condition"),
+            )
+        )
+        personal_data.register(PersonalData("success_tasks.comment", TaskComment, fields=("body",)))

@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from accounts.integration import IntegrationSignatureAuthentication
 from accounts.models import User
+from accounts.roles import can_see_contact_details
 from contracts import services
 from contracts.api.serializers import (
     ChangeRequestCreateSerializer,
@@ -410,7 +411,10 @@ class ContractPreviewView(ContractAPIView):
             raise NotFound(_("Template not found."))
         show_amounts = can_see_amount(request.user)
         try:
-            html = render_template_text(template, contract, show_amounts=show_amounts)
+            html = render_template_text(
+                template, contract, show_amounts=show_amounts,
+                show_contact_details=can_see_contact_details(request.user),
+            )  # fmt: skip
         except TemplateRenderError as exc:
             raise ApiError(codes.VALIDATION_ERROR, str(exc), status_code=400) from None
         record_access(request, contract, CONTRACT_DOCUMENT_VIEWED, format="preview", template=template.pk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.roles import masked_contact_detail
 from contracts.masking import MASK
 from contracts.models import Contract
 
@@ -81,17 +83,18 @@ def sla_table_html(contract: Contract) -> str:
     return f'<table class="sla"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _customer_values(contract: Contract) -> Values:
+def _customer_values(contract: Contract, show_contact_details: bool) -> Values:
     customer = contract.customer
     contact = customer.contacts.order_by("-is_primary", "id").first()
+    shown = partial(masked_contact_detail, visible=show_contact_details)
     contact_values = Values(
         contact.contact_name if contact else "",
         contact_name=contact.contact_name if contact else "",
         position=contact.position if contact else "",
         department=contact.department if contact else "",
-        phone=contact.phone if contact else "",
-        mobile=contact.mobile if contact else "",
-        email=contact.email if contact else "",
+        phone=shown("phone", contact.phone) if contact else "",
+        mobile=shown("mobile", contact.mobile) if contact else "",
+        email=shown("email", contact.email) if contact else "",
     )
     return Values(
         customer.customer_name,
@@ -128,15 +131,19 @@ def _contract_values(contract: Contract, amount: str, show_amounts: bool) -> Val
     )
 
 
-def base_context(contract: Contract, *, show_amounts: bool) -> dict[str, Any]:
+def base_context(contract: Contract, *, show_amounts: bool, show_contact_details: bool | None = None) -> dict[str, Any]:
     """customer, contract, provider, amount, start_date, end_date, today, sla_table, amounts_masked.
 
     Without `show_amounts` every amount is `***` (the caller decides with `contracts.masking.can_see_amount`).
+    Without `show_contact_details` (default: as `show_amounts`) the contact's phone, mobile and e-mail are masked
+    (accounts.roles.can_see_contact_details decides).
     """
+    if show_contact_details is None:
+        show_contact_details = show_amounts
     tenant = contract.tenant
     amount = format_amount(contract.contract_amount, contract.currency) if show_amounts else MASK
     return {
-        "customer": _customer_values(contract),
+        "customer": _customer_values(contract, show_contact_details),
         "contract": _contract_values(contract, amount, show_amounts),
         "provider": Values(tenant.name, name=tenant.name),
         "amount": amount,

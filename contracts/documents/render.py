@@ -26,10 +26,12 @@ HTML_LAYOUT = "contracts/document/contract.html"
 PDF_LAYOUT = "contracts/document/contract_pdf.html"
 
 
-def template_context(template: ContractTemplate, contract: Contract, *, show_amounts: bool) -> dict[str, Any]:
+def template_context(
+    template: ContractTemplate, contract: Contract, *, show_amounts: bool, show_contact_details: bool | None = None
+) -> dict[str, Any]:
     """What a template body sees: customer, contract, provider, amount, start_date, end_date, today, sla_table,
     clauses (each number, title and body; clause texts are templates too, rendered with the same values)."""
-    context = base_context(contract, show_amounts=show_amounts)
+    context = base_context(contract, show_amounts=show_amounts, show_contact_details=show_contact_details)
     clauses = []
     links = template.template_clauses.select_related("clause").order_by("position", "id")
     with render_budget():
@@ -47,7 +49,9 @@ def masked_notice_html() -> SafeString:
     return format_html('<p class="masked-notice">{}</p>', MASKED_NOTICE)
 
 
-def render_template_text(template: ContractTemplate, contract: Contract, *, show_amounts: bool) -> SafeString:
+def render_template_text(
+    template: ContractTemplate, contract: Contract, *, show_amounts: bool, show_contact_details: bool | None = None
+) -> SafeString:
     """The template's body rendered for the contract, as sanitised HTML (a fragment, no layout).
 
     Without `show_amounts` every amount is `***` and the fragment starts with a notice saying so. Raises
@@ -55,16 +59,22 @@ def render_template_text(template: ContractTemplate, contract: Contract, *, show
     Must run inside the contract's tenant scope (it reads the SLA bindings, clauses and contacts).
     """
     with render_budget():
-        context = template_context(template, contract, show_amounts=show_amounts)
+        context = template_context(
+            template, contract, show_amounts=show_amounts, show_contact_details=show_contact_details
+        )
         body = paragraphs(render_text(template.body, context))
     if not show_amounts:
         return masked_notice_html() + "\n" + body
     return body
 
 
-def _layout_context(template: ContractTemplate, contract: Contract, *, show_amounts: bool) -> dict[str, Any]:
-    body = render_template_text(template, contract, show_amounts=show_amounts)
-    context = base_context(contract, show_amounts=show_amounts)
+def _layout_context(
+    template: ContractTemplate, contract: Contract, *, show_amounts: bool, show_contact_details: bool | None = None
+) -> dict[str, Any]:
+    body = render_template_text(
+        template, contract, show_amounts=show_amounts, show_contact_details=show_contact_details
+    )
+    context = base_context(contract, show_amounts=show_amounts, show_contact_details=show_contact_details)
     context.update(
         body=body,
         template_name=template.name,
@@ -75,14 +85,21 @@ def _layout_context(template: ContractTemplate, contract: Contract, *, show_amou
     return context
 
 
-def render_document_html(template: ContractTemplate, contract: Contract, *, show_amounts: bool) -> str:
+def render_document_html(
+    template: ContractTemplate, contract: Contract, *, show_amounts: bool, show_contact_details: bool | None = None
+) -> str:
     """The whole document (title, parties, the rendered body and the signature block) as an HTML page."""
-    return render_to_string(HTML_LAYOUT, _layout_context(template, contract, show_amounts=show_amounts))
+    return render_to_string(
+        HTML_LAYOUT,
+        _layout_context(template, contract, show_amounts=show_amounts, show_contact_details=show_contact_details),
+    )
 
 
-def render_document(template: ContractTemplate, contract: Contract, *, show_amounts: bool) -> tuple[str, bytes]:
+def render_document(
+    template: ContractTemplate, contract: Contract, *, show_amounts: bool, show_contact_details: bool | None = None
+) -> tuple[str, bytes]:
     """(HTML page, PDF bytes) of the document: the body is rendered once and laid out twice."""
-    context = _layout_context(template, contract, show_amounts=show_amounts)
+    context = _layout_context(template, contract, show_amounts=show_amounts, show_contact_details=show_contact_details)
     document_html = render_to_string(HTML_LAYOUT, context)
     try:
         pdf = html_to_pdf(render_to_string(PDF_LAYOUT, context))

@@ -15,6 +15,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
+from accounts.roles import can_see_contact_details
 from contracts.documents.errors import TemplateRenderError
 from contracts.documents.render import render_document, render_document_html
 from contracts.masking import can_see_amount
@@ -47,15 +48,17 @@ def _pdf_response(content, filename: str, download: bool) -> FileResponse:
     return FileResponse(content, content_type="application/pdf", as_attachment=download, filename=f"{filename}.pdf")
 
 
-def _masked_response(contract: Contract, fmt: str, filename: str, download: bool) -> HttpResponse:
+def _masked_response(
+    contract: Contract, fmt: str, filename: str, download: bool, *, show_amounts: bool = False,
+    show_contact_details: bool = False,
+) -> HttpResponse:  # fmt: skip
     if contract.template_id is None:
         raise _not_generated()
+    shown = {"show_amounts": show_amounts, "show_contact_details": show_contact_details}
     try:
         if fmt == "html":
-            return _html_response(
-                render_document_html(contract.template, contract, show_amounts=False), filename, download
-            )
-        _html, pdf = render_document(contract.template, contract, show_amounts=False)
+            return _html_response(render_document_html(contract.template, contract, **shown), filename, download)
+        _html, pdf = render_document(contract.template, contract, **shown)
     except TemplateRenderError as exc:
         logger.warning("contract %s: masked document failed to render: %s", contract.pk, exc)
         raise _not_generated() from None
@@ -77,8 +80,10 @@ def document_response(
     generated = bool(contract.document_html) if fmt == "html" else bool(contract.document_pdf)
     if not generated:
         raise _not_generated()
-    if not can_see_amount(user):
-        return _masked_response(contract, fmt, filename, download)
+    if not can_see_amount(user) or not can_see_contact_details(user):
+        # The stored document holds amounts and contact details in clear: render a masked one instead.
+        return _masked_response(contract, fmt, filename, download, show_amounts=can_see_amount(user),
+                                show_contact_details=can_see_contact_details(user))  # fmt: skip
     if fmt == "html":
         return _html_response(contract.document_html, filename, download)
     storage = contract.document_pdf.storage

@@ -10,10 +10,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from accounts.roles import MASK, masked_money
+from accounts.roles import MASK, can_see_contact_details, masked_money
 from crm_project.api.mixins import RefuseReadOnlyMixin
 from customers import services
 from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
+from customers.masking import mask_contact_dict
 from customers.validators import validate_email, validate_mobile, validate_phone, validate_tag_name
 
 # Fields a client may never set: refused with a 400 naming them, never stored.
@@ -86,6 +87,12 @@ class ContactSerializer(RefuseReadOnlyMixin, serializers.Serializer):
     influence_level = serializers.ChoiceField(choices=InfluenceLevel.choices, required=False)
     last_contact_date = serializers.DateTimeField(required=False, allow_null=True)
     contact_preference = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+    def to_representation(self, instance):
+        """Phone, mobile, e-mail and WeChat masked unless the caller may see contact details (customers.masking)."""
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        return mask_contact_dict(data, visible=can_see_contact_details(getattr(request, "user", None)))
 
 
 class TagSerializer(RefuseReadOnlyMixin, serializers.Serializer):

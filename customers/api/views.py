@@ -37,6 +37,7 @@ from customers.api.serializers import (
     customer_list_item,
 )
 from customers.filtersets import CustomerFilterSet
+from customers.masking import record_unmasked
 from customers.models import Customer, CustomerContact, CustomerTag
 from customers.selectors import (
     customer_count,
@@ -254,6 +255,8 @@ class CustomerDetailView(CustomerAPIView):
     def get(self, request, customer_id):
         customer = self.get_customer()
         record_access(request, customer, CUSTOMER_VIEWED)
+        record_unmasked(user=request.user, customer=customer, contacts=customer.contacts.all(), surface="api",
+                        request=request)  # fmt: skip
         return api_response(CustomerDetailSerializer(customer, context={"request": request}).data)
 
     def _update(self, request, partial: bool):
@@ -295,7 +298,10 @@ class ContactListCreateView(SubResourceView):
 
     @extend_schema(responses={200: ContactSerializer(many=True)}, tags=["contacts"])
     def get(self, request, customer_id):
-        return api_response(ContactSerializer(self.get_customer().contacts.all(), many=True).data)
+        customer = self.get_customer()
+        contacts = list(customer.contacts.all())
+        record_unmasked(user=request.user, customer=customer, contacts=contacts, surface="api", request=request)
+        return api_response(ContactSerializer(contacts, many=True, context={"request": request}).data)
 
     @extend_schema(request=ContactSerializer, responses={201: ContactSerializer}, tags=["contacts"])
     def post(self, request, customer_id):
@@ -305,7 +311,9 @@ class ContactListCreateView(SubResourceView):
         contact = services.contact_create(
             actor=request.user, customer=customer, data=serializer.validated_data, request=request
         )
-        return api_response(ContactSerializer(contact).data, message=_("Contact created"), status=201)
+        return api_response(
+            ContactSerializer(contact, context={"request": request}).data, message=_("Contact created"), status=201
+        )
 
 
 class ContactDetailView(SubResourceView):
@@ -320,7 +328,9 @@ class ContactDetailView(SubResourceView):
     def get(self, request, customer_id, contact_id):
         contact = self.get_contact()
         record_access(request, contact, CONTACT_VIEWED)
-        return api_response(ContactSerializer(contact).data)
+        record_unmasked(user=request.user, customer=contact.customer, contacts=[contact], surface="api",
+                        request=request)  # fmt: skip
+        return api_response(ContactSerializer(contact, context={"request": request}).data)
 
     def _update(self, request, partial):
         contact = self.get_contact()
@@ -329,7 +339,7 @@ class ContactDetailView(SubResourceView):
         contact = services.contact_update(
             actor=request.user, contact=contact, data=serializer.validated_data, request=request
         )
-        return api_response(ContactSerializer(contact).data, message=_("Contact updated"))
+        return api_response(ContactSerializer(contact, context={"request": request}).data, message=_("Contact updated"))
 
     @extend_schema(request=ContactSerializer, responses={200: ContactSerializer}, tags=["contacts"])
     def put(self, request, customer_id, contact_id):

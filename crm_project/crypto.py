@@ -1,0 +1,230 @@
+"""Field encryption at rest and blind indexes (PRD 7.3.1).
+
+Keys
+----
+`CRM_FIELD_KEYS` (settings, from the environment variable of that name): Fernet keys, comma separated, newest
+first. The newest encrypts; every key decrypts, so a new key is added at the front, `manage.py rotate_field_keys`
+re-encrypts every row with it, and the old key is dropped afterwards. Without the variable (development, tests)
+one key is derived from SECRET_KEY (HKDF-SHA256, label "crm field encryption"): safe as long as SECRET_KEY is
+secret, but tied to it — production sets `CRM_FIELD_KEYS` (generate with `manage.py rotate_field_keys --new-key`).
+
+`CRM_BLIND_INDEX_KEY`: the HMAC-SHA256 key of the blind indexes (own key, never a Fernet key; derived from
+SECRET_KEY with another label when unset). Rotating it means recomputing every index
+(`rotate_field_keys --reindex`).
+
+Values
+------
+`encrypt("")` is "" (an empty field holds nothing personal and `field=""` filters keep working). A ciphertext is
+a Fernet token (starts with `gAAAAA`); `decrypt` hands anything else back unchanged, so rows written before the
+encryption migration stay readable until it ran.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+TOKEN_PREFIX = "gAAAAA"
+
+
+def _derive(label: bytes) -> bytes:
+    return _derive_from(settings.SECRET_KEY, label)
+
+
+@lru_cache(maxsize=8)
+def _derive_from(secret: str, label: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"crm-field-crypto", info=label).derive(secret.encode())
+
+
+def configured_keys() -> list[str]:
+    """The Fernet keys, newest first (the derived development key when none is configured)."""
+    keys = [k.strip() for k in getattr(settings, "CRM_FIELD_KEYS", []) if k.strip()]
+    if not keys:
+        keys = [base64.urlsafe_b64encode(_derive(b"crm field encryption")).decode()]
+    return keys
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(k) for k in keys])
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured("CRM_FIELD_KEYS must hold Fernet keys (32 url-safe base64 bytes)") from exc
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(configured_keys()))
+
+
+def is_ciphertext(value: str | None) -> bool:
+    return bool(value) and value.startswith(TOKEN_PREFIX)
+
+
+def encrypt(value: str | None) -> str | None:
+    if value is None or value == "":
+        return value
+    return fernet().encrypt(str(value).encode()).decode()
+
+
+def decrypt(value: str | None) -> str | None:
+    if not is_ciphertext(value):
+        return value
+    try:
+        return fernet().decrypt(value.encode()).decode()
+    except InvalidToken:
+        # A value that merely looks like a token (or a key that was dropped too early): never a 500.
+        return value
+
+
+def rotate(value: str | None) -> str | None:
+    """The ciphertext under the newest key (plaintext is encrypted; already-current tokens are re-encrypted too)."""
+    if value is None or value == "":
+        return value
+    if not is_ciphertext(value):
+        return encrypt(value)
+    try:
+        return fernet().rotate(value.encode()).decode()
+    except InvalidToken:
+        return value
+
+
+def encrypted_with_newest(value: str | None) -> bool:
+    """True when `value` is empty or decrypts with the newest key alone (rotation skips it: idempotent reruns)."""
+    if value is None or value == "":
+        return True
+    if not is_ciphertext(value):
+        return False
+    try:
+        Fernet(configured_keys()[0]).decrypt(value.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+# --- Blind index -----------------------------------------------------------------------------------------------------
+
+
+def blind_index_key() -> bytes:
+    key = getattr(settings, "CRM_BLIND_INDEX_KEY", "")
+    return key.encode() if key else _derive(b"crm blind index")
+
+
+_NOT_DIGIT = re.compile(r"\D")
+
+
+def normalise(kind: str, value: str) -> str:
+    """The form two equal values share: e-mail lower-cased; phone numbers digits only, without China's +86."""
+    text = (value or "").strip()
+    if kind == "email":
+        return text.lower()
+    if kind == "phone":
+        digits = _NOT_DIGIT.sub("", text)
+        if len(digits) == 13 and digits.startswith("86"):
+            digits = digits[2:]
+        return digits
+    return text.lower()
+
+
+def blind_index(kind: str, value: str | None) -> str:
+    """HMAC-SHA256 (hex) of the normalised value; "" for an empty value (never matches anything)."""
+    normal = normalise(kind, value or "")
+    if not normal:
+        return ""
+    return hmac.new(blind_index_key(), f"{kind}:{normal}".encode(), hashlib.sha256).hexdigest()
+
+
+# --- Model fields ----------------------------------------------------------------------------------------------------
+
+
+def cipher_length(plain_chars: int) -> int:
+    """Length of the Fernet token (url-safe base64) of `plain_chars` characters of up to 4 UTF-8 bytes each."""
+    raw = plain_chars * 4
+    token = 1 + 8 + 16 + (raw // 16 + 1) * 16 + 32
+    return (token + 2) // 3 * 4
+
+
+class EncryptedCharField(models.CharField):
+    """A CharField stored as a Fernet token. `max_length` limits the plaintext (forms, serializers); the column is
+    wide enough for the token. Equality lookups on it never match (each encryption is salted): use its blind index.
+    """
+
+    def db_type(self, connection):
+        return models.CharField(max_length=cipher_length(self.max_length or 255)).db_type(connection)
+
+    def cast_db_type(self, connection):
+        return self.db_type(connection)
+
+    def from_db_value(self, value, expression, connection):
+        return decrypt(value)
+
+    def get_prep_value(self, value):
+        # Always encrypted, even a value that looks like a token: model attributes hold plaintext only.
+        return encrypt(super().get_prep_value(value))
+
+
+class BlindIndexField(models.CharField):
+    """HMAC of another field of the same row (`source`), normalised as `kind`; computed on every save and insert."""
+
+    def __init__(self, *args, source: str = "", kind: str = "", **kwargs):
+        self.source = source
+        self.kind = kind
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("default", "")
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        kwargs["kind"] = self.kind
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = blind_index(self.kind, getattr(model_instance, self.source))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+def refresh_blind_indexes(instance) -> list[str]:
+    """Recompute every blind index of `instance` in memory; returns their field names (for bulk_update)."""
+    names = []
+    for field in instance._meta.concrete_fields:
+        if isinstance(field, BlindIndexField):
+            field.pre_save(instance, add=False)
+            names.append(field.name)
+    return names
+
+
+class BlindIndexSearchMixin:
+    """Admin search on encrypted fields: `blind_search = {"email_bidx": "email", ...}` (lookup path -> kind).
+
+    The search term is matched exactly (normalised, hashed) against each blind index, in addition to the admin's
+    usual `search_fields` on plaintext columns.
+    """
+
+    blind_search: dict[str, str] = {}
+
+    def get_search_results(self, request, queryset, search_term):
+        result, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = (search_term or "").strip()
+        if term and self.blind_search:
+            match = models.Q()
+            for path, kind in self.blind_search.items():
+                digest = blind_index(kind, term)
+                if digest:
+                    match |= models.Q(**{path: digest})
+            if match:
+                result = result | queryset.filter(match)
+                may_have_duplicates = True
+        return result, may_have_duplicates
