@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "success_tasks",
     "portal",
     "segments",
+    "analytics",
 ]
 
 MIDDLEWARE = [
