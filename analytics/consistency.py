@@ -38,9 +38,9 @@ def _health_drift(customers) -> dict[int, Decimal]:
         .values("overall_score")[:1]
     )
     rows = (
-        customers.annotate(source=Subquery(latest))
-        .filter(source__isnull=False)
-        .values_list("pk", "health_score", "source")
+        customers.annotate(latest_health=Subquery(latest))
+        .filter(latest_health__isnull=False)
+        .values_list("pk", "health_score", "latest_health")
     )
     return {pk: source for pk, stored, source in rows if stored != source}
 
