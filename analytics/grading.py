@@ -163,6 +163,12 @@ def suggestions_refresh(*, today: date | None = None) -> dict[str, int]:
                     setattr(existing, key, value)
                 existing.save()
                 counts["updated"] += 1
+        # Customers no longer graded (lost or deleted since) keep no pending suggestion.
+        counts["withdrawn"] += (
+            LevelSuggestion.objects.filter(status=SuggestionStatus.PENDING)
+            .exclude(customer_id__in=[c.pk for c in customers])
+            .update(status=SuggestionStatus.WITHDRAWN, pending_marker=None, updated_at=timezone.now())
+        )
     return counts
 
 

@@ -14,7 +14,7 @@ from analytics.models import LevelSuggestion, SuggestionStatus
 from analytics.tasks import grade_customers
 from analytics.tests.factories import contract_row, health_row
 from crm_project.testing import assert_envelope, query_budget
-from customers.choices import CustomerLevel
+from customers.choices import CustomerLevel, CustomerStatus
 from customers.models import Customer
 from customers.tests.factories import make_customer
 from health.services import ltv_refresh
@@ -130,6 +130,15 @@ def test_a_rejected_move_is_not_suggested_again_and_a_matching_level_withdraws(o
         assert grade_customers(owner.tenant_id)["created"] == 1
     with tenant_scope(owner.tenant):
         Customer.objects.filter(pk=b.pk).update(level=CustomerLevel.NORMAL)
+    with travel():
+        assert grade_customers(owner.tenant_id)["withdrawn"] == 1
+    with tenant_scope(owner.tenant):
+        assert not LevelSuggestion.objects.filter(status=SuggestionStatus.PENDING).exists()
+        Customer.objects.filter(pk=b.pk).update(level=CustomerLevel.VIP)
+    with travel():
+        assert grade_customers(owner.tenant_id)["created"] == 1
+    with tenant_scope(owner.tenant):
+        Customer.objects.filter(pk=b.pk).update(status=CustomerStatus.LOST)  # lost: no longer graded
     with travel():
         assert grade_customers(owner.tenant_id)["withdrawn"] == 1
     with tenant_scope(owner.tenant):

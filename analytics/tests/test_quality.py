@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import AuditLog, Notification
 from accounts.tenancy import tenant_scope
@@ -35,7 +35,7 @@ def test_decision_chain_groups_contacts_and_flags_gaps(owner):
     make_contact(owner, customer, contact_name="Head of IT", influence_level=InfluenceLevel.MEDIUM)
     make_contact(owner, customer, contact_name="Operator", influence_level=InfluenceLevel.LOW)
     make_communication(owner, customer, contact=boss, communication_date=timezone.now() - timedelta(days=120))
-    with tenant_scope(owner.tenant):
+    with tenant_scope(owner.tenant), translation.override("en"):
         chain = decision.decision_chain(customer)
     assert [c["contact_name"] for c in chain["decision_makers"]] == ["Boss"]
     assert [c["contact_name"] for c in chain["influencers"]] == ["Head of IT"]
@@ -129,7 +129,7 @@ def test_weekly_reminder_once_per_manager_per_week(owner, teammate, make_user):
     make_customer(owner, customer_name="Half Ltd", assigned_manager=teammate)
     make_customer(owner, customer_name="Other Ltd", assigned_manager=teammate)
     monday = datetime(2026, 3, 2, 8, tzinfo=timezone.get_current_timezone())
-    with time_machine.travel(monday, tick=False):
+    with time_machine.travel(monday, tick=False), translation.override("en"):
         first = data_quality_reminders(owner.tenant_id)
         second = data_quality_reminders(owner.tenant_id)
     assert (first["sent"], second["sent"], second["already_sent"]) == (1, 0, 1)
