@@ -96,6 +96,5 @@ class AnalyticsConfig(AppConfig):
                 "crm.level_suggestion.rejected": _("Level suggestion rejected"),
                 "crm.data_quality.contact_marked": _("Contact detail marked inaccurate"),
                 "crm.data_quality.manager_set": _("Missing manager set (data quality)"),
-                "crm.consistency.repaired": _("Denormalised figures repaired"),
             }
         )

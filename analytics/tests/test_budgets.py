@@ -44,3 +44,21 @@ def test_list_pages_and_endpoints_stay_within_budget(owner, teammate, staff_clie
     with query_budget(10):
         data = assert_envelope(api_as(owner).get("/api/v1/level-suggestions?size=50"), 200)
     assert data["total"] == n
+
+
+def test_pages_render_in_the_default_chinese(owner, teammate):
+    from django.test import Client
+
+    _world(owner, teammate, 2)
+    with tenant_scope(owner.tenant):
+        customer = LevelSuggestion.objects.first().customer
+    client = Client()
+    client.force_login(owner)
+    for url, text in (
+        ("/analytics/grading/", "建议等级"),
+        ("/analytics/data-quality/", "基础信息完整度"),
+        ("/analytics/kpis/", "客户留存率"),
+        (f"/customers/{customer.pk}/?tab=analytics", "决策链"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200 and text in response.content.decode(), url
