@@ -80,8 +80,10 @@ class ContractBook:
         self.rows = rows
         self.by_id = {r["id"]: r for r in rows}
         self.successor_of = {r["predecessor_id"]: r for r in rows if r["predecessor_id"]}
+        self.by_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
             r["ended_on"] = timezone.localdate(r["terminated_at"]) if r["terminated_at"] else None
+            self.by_customer[r["customer_id"]].append(r)
 
     @staticmethod
     def running(r: dict[str, Any], day: date) -> bool:
@@ -122,8 +124,7 @@ class ContractBook:
                 if r["contract_amount"] > previous["contract_amount"]:
                     expanded.add(r["customer_id"])
             elif any(
-                o["customer_id"] == r["customer_id"] and o["id"] != r["id"] and self.running(o, r["start_date"])
-                for o in self.rows
+                o["id"] != r["id"] and self.running(o, r["start_date"]) for o in self.by_customer[r["customer_id"]]
             ):
                 expanded.add(r["customer_id"])  # an add-on contract next to a running one
         before = start - timedelta(days=1)

@@ -21,8 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'data' / 'bench_analytics.sqlite3'}")
 
-from bench.health_bench import generate  # noqa: E402  (sets Django up)
-
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -31,6 +29,7 @@ from accounts.models import Tenant  # noqa: E402
 from accounts.services import tenant_create  # noqa: E402
 from accounts.tenancy import tenant_scope  # noqa: E402
 from analytics import consistency, grading, kpis, quality  # noqa: E402
+from bench.health_bench import generate  # noqa: E402  (sets Django up)
 from customers.models import Customer, CustomerContact  # noqa: E402
 from health import services as health_services  # noqa: E402
 

@@ -204,3 +204,13 @@ def test_page_exports_and_api(owner, teammate, book, staff_client_as, api_as):
     # A CSM has no access to the leadership page.
     assert staff_client_as(teammate).get("/analytics/kpis/").status_code == 403
     assert api_as(teammate).get("/api/v1/analytics/kpis").status_code == 403
+
+
+def test_an_add_on_next_to_a_running_contract_is_an_upsell(owner):
+    c = make_customer(owner, customer_name="Addon Ltd")
+    contract_row(c, amount=1000, start=date(2025, 6, 1), end=date(2026, 5, 31))
+    contract_row(c, amount=300, start=date(2026, 2, 10), end=date(2027, 2, 9))  # no predecessor: an add-on
+    other = make_customer(owner, customer_name="New Ltd")
+    contract_row(other, amount=500, start=date(2026, 2, 10), end=date(2027, 2, 9))  # a new customer: not an upsell
+    board = board_for(owner)
+    assert (board["whole"]["base"], board["whole"]["expanded"], board["whole"]["upsell_rate"]) == (1, 1, 100.0)
