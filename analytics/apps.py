@@ -29,6 +29,10 @@ class AnalyticsConfig(AppConfig):
         )
         self._register_jobs()
         self._register_extensions()
+        from accounts.registry import DemoStep, demo_steps
+        from analytics import demo
+
+        demo_steps.register(DemoStep("analytics", demo.run, weight=95))
 
     def _register_jobs(self) -> None:
         from celery.schedules import crontab
