@@ -116,11 +116,23 @@ def test_report_page_and_one_click_fixes(owner, lead, teammate, staff_client_as,
 
 def test_customer_tab_shows_grading_chain_and_quality(owner, staff_client_as):
     customer = make_customer(owner, customer_name="Tab Ltd")
-    make_contact(owner, customer, contact_name="Dora", influence_level=InfluenceLevel.HIGH)
-    page = staff_client_as(owner).get(f"/customers/{customer.pk}/?tab=analytics")
-    html = page.content.decode()
-    assert page.status_code == 200 and 'data-testid="decision-chain"' in html
-    assert "No decision maker" in html and "Dora" in html and 'data-testid="quality-panel"' in html
+    dora = make_contact(owner, customer, contact_name="Dora", influence_level=InfluenceLevel.HIGH, email="d@x.com")
+    client = staff_client_as(owner)
+    url = f"/customers/{customer.pk}/?tab=analytics"
+    html = client.get(url).content.decode()
+    assert 'data-testid="decision-chain"' in html and 'data-testid="quality-panel"' in html
+    assert "No decision maker" in html and "Dora" in html and f'data-testid="bounce-{dora.pk}"' in html
+    # The e-mail bounced: marked from the tab, the contact is no longer accurate; the mark can be cleared.
+    response = client.post(
+        f"/analytics/data-quality/contacts/{dora.pk}/mark", {"field": "email", "status": "bounced", "next": url}
+    )
+    assert response.status_code == 302 and response["Location"] == url
+    html = client.get(url).content.decode()
+    assert f'data-testid="clear-email-{dora.pk}"' in html and "contact details not accurate" in html
+    client.post(f"/analytics/data-quality/contacts/{dora.pk}/mark", {"field": "email", "status": ""})
+    with tenant_scope(owner.tenant):
+        dora.refresh_from_db()
+    assert dora.email_status == ""
 
 
 def test_weekly_reminder_once_per_manager_per_week(owner, teammate, make_user):
