@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +21,13 @@ from contracts.choices import ContractStatus
 from contracts.models import Contract
 from health.selectors import _months as contract_months  # health's monthly-revenue rule (value analysis)
 from service_records.models import NpsResponse, ServiceRecord
+
+# First response as service_records computes `response_minutes`: first response (else resolution) − opening, wall
+# clock; computed here from the timestamps, so tickets written without the SLA pass (bulk feeds) count too.
+RESPONDED = Q(first_response_at__isnull=False) | Q(resolved_at__isnull=False)
+RESPONSE_SPAN = ExpressionWrapper(
+    Coalesce(F("first_response_at"), F("resolved_at")) - F("opened_at"), output_field=DurationField()
+)
 
 PERIODS = {"3m": 3, "6m": 6, "12m": 12}
 DEFAULT_PERIOD = "12m"
@@ -154,8 +162,8 @@ def _service_rows(customers, first: date, last: date) -> dict[date, dict[str, An
             resolved=Count("id", filter=Q(resolved_at__isnull=False) | Q(closed_at__isnull=False)),
             rated=Count("id", filter=Q(satisfaction_overall__isnull=False)),
             rating_sum=Sum("satisfaction_overall"),
-            responded=Count("id", filter=Q(response_minutes__isnull=False)),
-            response_sum=Sum("response_minutes"),
+            responded=Count("id", filter=RESPONDED),
+            response_sum=Sum(RESPONSE_SPAN, filter=RESPONDED),
         )
         .order_by()
     )
@@ -186,7 +194,9 @@ def _service_figures(rows: list[dict[str, Any]], nps: list[dict[str, Any]]) -> d
         "resolution_rate": _pct(sum(r["resolved"] for r in rows), tickets),
         "satisfaction": round(sum(r["rating_sum"] or 0 for r in rows) / rated, 2) if rated else None,
         "ratings": rated,
-        "first_response_hours": round(sum(r["response_sum"] or 0 for r in rows) / responded / 60, 2)
+        "first_response_hours": round(
+            sum((r["response_sum"] or timedelta(0)).total_seconds() for r in rows) / responded / 3600, 2
+        )
         if responded
         else None,
         "nps": round(100 * (sum(r["promoters"] for r in nps) - sum(r["detractors"] for r in nps)) / answers, 1)

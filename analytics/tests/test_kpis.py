@@ -1,6 +1,6 @@
 """The KPI dashboard on a small hand-built fixture: every indicator, the filters, the page, XLSX and PDF."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from io import BytesIO
 
 import pytest
@@ -41,7 +41,8 @@ def ticket(customer, n, opened, *, resolved=False, response=None, rating=None):
             priority="P3",
             opened_at=when,
             opened_month=opened.replace(day=1),
-            resolved_at=when if resolved else None,
+            first_response_at=when + timedelta(minutes=response) if response is not None else None,
+            resolved_at=when + timedelta(hours=30) if resolved else None,
             status="resolved" if resolved else "open",
             response_minutes=response,
             satisfaction_overall=rating,
