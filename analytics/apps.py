@@ -30,7 +30,7 @@ class AnalyticsConfig(AppConfig):
         self._register_jobs()
         self._register_extensions()
         from accounts.registry import DemoStep, demo_steps
-        from analytics import demo
+        from analytics import demo, receivers  # noqa: F401  (receivers connects the contact receiver)
 
         demo_steps.register(DemoStep("analytics", demo.run, weight=95))
 

@@ -154,3 +154,20 @@ def test_weekly_reminder_once_per_manager_per_week(owner, teammate, make_user):
     with time_machine.travel(monday + timedelta(days=7), tick=False):
         assert data_quality_reminders(owner.tenant_id)["sent"] == 1
     assert date(2026, 3, 9).isocalendar()[1] == 11
+
+
+def test_editing_a_marked_address_clears_its_mark(owner):
+    from customers import services
+
+    customer = make_customer(owner, customer_name="Fix Ltd")
+    contact = make_contact(owner, customer, contact_name="Eve", email="eve@old.com", mobile="13800138000")
+    with tenant_scope(owner.tenant):
+        quality.contact_mark(actor=owner, contact=contact, field_name="email", status="bounced")
+        quality.contact_mark(actor=owner, contact=contact, field_name="mobile", status="wrong")
+        contact = CustomerContact.objects.get(pk=contact.pk)
+        services.contact_update(actor=owner, contact=contact, data={"position": "CTO"})
+        contact.refresh_from_db()
+        assert (contact.email_status, contact.mobile_status) == ("bounced", "wrong")  # other edits keep the marks
+        services.contact_update(actor=owner, contact=contact, data={"email": "eve@new.com"})
+        contact.refresh_from_db()
+    assert (contact.email_status, contact.mobile_status) == ("", "wrong")
