@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "success_tasks",
     "portal",
     "segments",
+    "analytics",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("health.api.urls")),
     path("", include("segments.api.urls")),
     path("", include("privacy.api.urls")),
+    path("", include("analytics.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -39,6 +40,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("segments/", include("segments.urls")),
     path("privacy/", include("privacy.urls")),
+    path("analytics/", include("analytics.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -33,3 +33,11 @@ class TagType(models.IntegerChoices):
     MANUAL = 1, _("Manual")
     AUTOMATIC = 2, _("Automatic")
     SYSTEM = 3, _("System")
+
+
+class ContactPointStatus(models.TextChoices):
+    """Accuracy of a contact's e-mail or mobile (data quality, PRD 8.2.1): blank = not known to be wrong."""
+
+    UNKNOWN = "", _("Not checked")
+    BOUNCED = "bounced", _("Bounced")
+    WRONG = "wrong", _("Wrong")

@@ -11,7 +11,14 @@ from guardian.models import UserObjectPermissionBase
 from accounts.tenancy import TenantManager, TenantOwnedModel, TenantQuerySet, current_tenant
 from crm_project.crypto import BlindIndexField, EncryptedCharField, refresh_blind_indexes
 from customers.cache import customers_changed
-from customers.choices import CustomerLevel, CustomerStatus, CustomerType, InfluenceLevel, TagType
+from customers.choices import (
+    ContactPointStatus,
+    CustomerLevel,
+    CustomerStatus,
+    CustomerType,
+    InfluenceLevel,
+    TagType,
+)
 from customers.validators import validate_email, validate_mobile, validate_phone, validate_tag_name
 
 
@@ -172,6 +179,13 @@ class CustomerContact(TenantOwnedModel):
     )
     last_contact_date = models.DateTimeField(_("last contact"), null=True, blank=True)
     contact_preference = models.CharField(_("contact preference"), max_length=50, blank=True)
+    # Data quality (analytics): a bounced or wrong e-mail / mobile is marked, never silently kept as accurate.
+    email_status = models.CharField(
+        _("e-mail status"), max_length=10, choices=ContactPointStatus.choices, blank=True, default=""
+    )
+    mobile_status = models.CharField(
+        _("mobile status"), max_length=10, choices=ContactPointStatus.choices, blank=True, default=""
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
