@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "success_tasks",
     "portal",
     "segments",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -376,3 +377,13 @@ CONTACT_INTERVAL_IMPORTANT_DAYS = env_int("CONTACT_INTERVAL_IMPORTANT_DAYS", 60,
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 CSRF_FAILURE_VIEW = "crm_project.views.csrf_failure"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder before collectstatic
+
+# --- Outgoing webhooks (webhooks app) -------------------------------------------------------------------------------
+# Targets on loopback/private addresses are refused (SSRF guard) unless this is set (tests, a closed network).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)  # 30 s, 60 s, 120 s, ... capped
+WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+WEBHOOK_BREAKER_THRESHOLD = env_int("WEBHOOK_BREAKER_THRESHOLD", 5, minimum=1)  # consecutive failures to open
+WEBHOOK_BREAKER_COOLDOWN_SECONDS = env_int("WEBHOOK_BREAKER_COOLDOWN_SECONDS", 300, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)

@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("communications.api.urls")),
     path("", include("health.api.urls")),
     path("", include("segments.api.urls")),
+    path("", include("webhooks.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -37,6 +38,7 @@ urlpatterns = [
     path("tasks/", include("success_tasks.urls")),
     path("portal/", include("portal.urls")),
     path("segments/", include("segments.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
