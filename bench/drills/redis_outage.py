@@ -82,7 +82,7 @@ def main() -> int:
     worker = subprocess.Popen(
         [python, "-m", "celery", "-A", "crm_project", "worker", "--concurrency=1", "--loglevel=WARNING",
          "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env=ENV, stdout=open(WORK / "worker.log", "w"), stderr=subprocess.STDOUT,
+        cwd=ROOT, env=ENV, stdout=open(WORK / "worker.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
     )  # fmt: skip
     try:
         tenant = Tenant.objects.create(name="Redis Drill")
