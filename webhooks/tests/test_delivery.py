@@ -229,11 +229,15 @@ def test_a_tenant_without_subscriptions_pays_no_query_per_save(owner, django_ass
 
 
 def test_staff_page_shows_failures_and_replays(
-    owner, staff_client_as, sync_queue, make_user, django_capture_on_commit_callbacks
+    owner, staff_client_as, sync_queue, make_user, django_capture_on_commit_callbacks, django_assert_max_num_queries
 ):
     delivery = make_delivery(owner, status=DeliveryStatus.FAILED, attempts=6, last_error="HTTP 503")
+    for _ in range(5):
+        make_delivery(owner, delivery.subscription)
     client = staff_client_as(owner)
-    page = client.get("/webhooks/?status=failed").content.decode()
+    client.get("/webhooks/")  # warm the session, permission and navigation caches
+    with django_assert_max_num_queries(25):
+        page = client.get("/webhooks/?status=failed").content.decode()
     assert "HTTP 503" in page and 'data-testid="webhook-failures"' in page
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(f"/webhooks/deliveries/{delivery.pk}/replay").status_code == 302
