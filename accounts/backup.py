@@ -279,17 +279,30 @@ def compare(source: dict[str, dict], restored: dict[str, dict]) -> list[str]:
     return problems
 
 
+def _server_execute(sql: str) -> None:
+    """Run a statement on a connection of its own: CREATE/DROP DATABASE commit implicitly on MariaDB, which must
+    never end a transaction of the `default` connection (a test's, for one)."""
+    from django.db.utils import load_backend
+
+    settings_dict = dict(connections["default"].settings_dict)
+    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "backup_admin")
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        wrapper.close()
+
+
 def scratch_database(name: str) -> dict:
     """Settings of a scratch database next to the default one (a new SQLite file, or `<name>` on MariaDB)."""
-    default = dict(connections.settings["default"])  # with Django's defaults filled in
+    default = dict(connections["default"].settings_dict)  # with Django's defaults filled in (the test DB in tests)
     config = {**default, "TEST": dict(default.get("TEST") or {})}
     if default["ENGINE"].endswith("sqlite3"):
         config["NAME"] = str(Path(tempfile.mkdtemp(prefix="crm-restore-")) / f"{name}.sqlite3")
     else:
         config["NAME"] = name
-        with connections["default"].cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        _server_execute(f"DROP DATABASE IF EXISTS `{name}`")
+        _server_execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     return config
 
 
@@ -297,5 +310,4 @@ def drop_scratch(config: dict) -> None:
     if config["ENGINE"].endswith("sqlite3"):
         Path(config["NAME"]).unlink(missing_ok=True)
     else:
-        with connections["default"].cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{config['NAME']}`")
+        _server_execute(f"DROP DATABASE IF EXISTS `{config['NAME']}`")

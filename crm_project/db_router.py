@@ -50,10 +50,14 @@ class ReplicaRouter:
     """DATABASE_ROUTERS entry."""
 
     def db_for_read(self, model, **hints):
-        return REPLICA if reading_from_replica() else "default"
+        # None: no opinion, Django keeps the instance's database (a restore into another alias, say) or default.
+        return REPLICA if reading_from_replica() else None
 
     def db_for_write(self, model, **hints):
-        return "default"
+        instance = hints.get("instance")
+        if instance is not None and instance._state.db == REPLICA:
+            return "default"  # an object read from the replica is written to the primary
+        return None  # the instance's own database, else default: never the replica by routing
 
     def allow_relation(self, obj1, obj2, **hints):
         return True  # the replica is a copy of default: objects of both are the same rows

@@ -65,7 +65,6 @@ class WebhookDeliveryAdmin(ObjectTenantScopeMixin, TenantScopedAdminMixin, ReadO
     list_display = ("created_at", "event_type", "target_url", "status", "attempts", "response_code", "last_error")
     list_filter = ("status", "event_type", "source")
     search_fields = ("target_url", "event_id", "last_error")
-    date_hierarchy = "created_at"
     inlines = [DeliveryAttemptInline]
     actions = ["replay"]
 
