@@ -308,6 +308,8 @@ def scratch_database(name: str) -> dict:
 
 def drop_scratch(config: dict) -> None:
     if config["ENGINE"].endswith("sqlite3"):
-        Path(config["NAME"]).unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(Path(config["NAME"]).parent, ignore_errors=True)  # the folder mkdtemp made for it
     else:
         _server_execute(f"DROP DATABASE IF EXISTS `{config['NAME']}`")

@@ -143,6 +143,9 @@ def main() -> int:
             worker.kill()
         redis.kill()
         server.shutdown()
+        import shutil
+
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 if __name__ == "__main__":
