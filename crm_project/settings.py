@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "portal",
     "segments",
     "analytics",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "crm_project.db_router.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "crm_project.urls"
@@ -118,6 +120,19 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Read replica for reports and analytics (crm_project/db_router.py); unset: everything reads from `default`.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = parse_database_url("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests read the replica through the default test DB
+DATABASE_ROUTERS = ["crm_project.db_router.ReplicaRouter"]
+# Report and analytics pages (URL names) whose GET requests read from the replica.
+DATABASE_REPLICA_URL_NAMES = env_list(
+    "DATABASE_REPLICA_URL_NAMES",
+    ["service_records:quality", "health:backtest", "health:models", "analytics:dashboard"],
+)
 
 # --- Redis: broker, results and cache; unset means the embedded mode -------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -156,7 +171,9 @@ if CELERY_EMBEDDED:
     CELERY_RESULT_BACKEND = None
     CELERY_TASK_IGNORE_RESULT = True
 else:
-    CELERY_BROKER_URL = REDIS_URL
+    # The broker may be RabbitMQ instead of Redis (docs/decisions.md): CELERY_BROKER_URL=amqp://user:pass@host:5672//;
+    # Redis stays the cache and the result backend.
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_IGNORE_RESULT = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -400,3 +417,16 @@ CONTACT_INTERVAL_IMPORTANT_DAYS = env_int("CONTACT_INTERVAL_IMPORTANT_DAYS", 60,
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 CSRF_FAILURE_VIEW = "crm_project.views.csrf_failure"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder before collectstatic
+
+# --- Outgoing webhooks (webhooks app) -------------------------------------------------------------------------------
+# Targets on loopback/private addresses are refused (SSRF guard) unless this is set (tests, a closed network).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)  # 30 s, 60 s, 120 s, ... capped
+WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+WEBHOOK_BREAKER_THRESHOLD = env_int("WEBHOOK_BREAKER_THRESHOLD", 5, minimum=1)  # consecutive failures to open
+WEBHOOK_BREAKER_COOLDOWN_SECONDS = env_int("WEBHOOK_BREAKER_COOLDOWN_SECONDS", 300, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+
+# --- Backups: `manage.py backup` encrypts with this key (a Fernet key; `manage.py backup --generate-key`) ----------
+CRM_BACKUP_KEY = env_str("CRM_BACKUP_KEY")

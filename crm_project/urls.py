@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("segments.api.urls")),
     path("", include("privacy.api.urls")),
     path("", include("analytics.api.urls")),
+    path("", include("webhooks.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -41,6 +42,7 @@ urlpatterns = [
     path("segments/", include("segments.urls")),
     path("privacy/", include("privacy.urls")),
     path("analytics/", include("analytics.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -42,7 +42,6 @@ from portal.models import (
     Suggestion,
     TicketWebhook,
     TokenPurpose,
-    WebhookDelivery,
 )
 
 INVITE_HOURS = 72
@@ -355,11 +354,9 @@ def request_create(*, account: PortalAccount, request_type, data: dict[str, Any]
                 dedup_key=f"portal-request:{record.pk}",
                 link=reverse("service_records:record_detail", args=[record.pk]) if _has_detail() else "",
             )
-        delivery = delivery_create(record=record, request_type=request_type.key, contact=account.email)
-        if delivery is not None:
-            from portal.tasks import deliver_webhook
-
-            transaction.on_commit(lambda: deliver_webhook.delay(delivery.pk))
+        # Sent through the outgoing-webhooks path (signed, retried with backoff, circuit breaker, delivery log
+        # with replay), queued when the request commits.
+        delivery_create(record=record, request_type=request_type.key, contact=account.email)
     return record
 
 
@@ -373,7 +370,11 @@ def _has_detail() -> bool:
     return True
 
 
-def delivery_create(*, record, request_type: str, contact: str) -> WebhookDelivery | None:
+def delivery_create(*, record, request_type: str, contact: str):
+    """The portal request for the tenant's ticket-system webhook, as a built-in target of the webhooks app
+    (`webhooks.models.WebhookDelivery`, source "portal"); None when no webhook is set."""
+    from webhooks.services import deliver_to_target
+
     webhook = TicketWebhook.objects.filter(is_active=True).first()
     if webhook is None:
         return None
@@ -391,7 +392,15 @@ def delivery_create(*, record, request_type: str, contact: str) -> WebhookDelive
         "customer": {"code": record.customer.customer_code, "name": record.customer.customer_name},
         "contact_email": contact,
     }
-    return WebhookDelivery.objects.create(service_record=record, url=webhook.url, payload=payload)
+    return deliver_to_target(
+        tenant_id=record.tenant_id,
+        url=webhook.url,
+        key_id=webhook.key_id,
+        secret=webhook.secret,
+        event_type="portal.request_created",
+        data=payload,
+        source="portal",
+    )
 
 
 def ticket_rate(*, account: PortalAccount, record, data: dict[str, Any], request=None):

@@ -71,3 +71,31 @@ def test_healthz_reports_the_cache_separately(dead_cache, client, db):
 def test_healthz_cache_ok_in_the_embedded_mode(client, db, settings):
     body = json.loads(client.get("/healthz").content)
     assert body["cache"] == "ok"
+
+
+def test_webhook_events_are_recorded_while_redis_is_down(owner, dead_cache, monkeypatch):
+    """The subscription list is cached; with Redis down it is read from the database, so no event is lost, and a
+    broker that is down too only delays the send (the row waits for the `redeliver_due` sweeper)."""
+    from accounts.tenancy import tenant_scope
+    from webhooks import services, tasks
+    from webhooks.models import DeliveryStatus, WebhookDelivery
+    from webhooks.tests.factories import make_subscription
+
+    make_subscription(owner, event_types=["customer.created"])
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr(tasks.deliver, "apply_async", broker_down)
+    api = api_client_for(owner)
+    assert_envelope(api.post("/api/v1/customers", {"customer_name": "Event While Down"}, format="json"), 201)
+    with tenant_scope(owner.tenant):
+        delivery = WebhookDelivery.objects.get(event_type="customer.created")
+    assert delivery.status == DeliveryStatus.PENDING and delivery.payload["data"]["customer_name"] == "Event While Down"
+    services.queue([delivery.pk])  # the broker is down: logged, not raised
+    sent = []
+    monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=0: sent.append(args[0]))
+    with tenant_scope(owner.tenant):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at.replace(year=2000))
+    tasks.redeliver_due.run()  # Redis is back: the sweeper queues it again
+    assert sent == [delivery.pk]

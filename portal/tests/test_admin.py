@@ -7,9 +7,10 @@ import pytest
 
 from accounts.tenancy import tenant_scope
 from accounts.tests.factories import UserFactory
-from portal.models import DeliveryStatus, KbArticle, KbCategory, TicketWebhook
+from portal.models import KbArticle, KbCategory, TicketWebhook
 from portal.services import delivery_create
 from portal.tests.factories import make_account, make_ticket
+from webhooks.models import DeliveryStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +23,13 @@ def test_failed_deliveries_are_listed_for_the_tenant_admin_only(owner, other_ten
         delivery = delivery_create(record=record, request_type="incident", contact=account.email)
         delivery.status, delivery.attempts, delivery.last_error = DeliveryStatus.FAILED, 5, "HTTP 503 from itsm"
         delivery.save()
-    page = staff_client_as(owner).get("/admin/portal/webhookdelivery/").content.decode()
+    # Portal requests go through the outgoing-webhooks delivery log.
+    page = staff_client_as(owner).get("/admin/webhooks/webhookdelivery/").content.decode()
     assert "HTTP 503 from itsm" in page
     stranger = UserFactory(tenant=other_tenant, username="portal_admin_other", role="tenant_admin", is_staff=True)
-    assert "HTTP 503 from itsm" not in staff_client_as(stranger).get("/admin/portal/webhookdelivery/").content.decode()
+    assert (
+        "HTTP 503 from itsm" not in staff_client_as(stranger).get("/admin/webhooks/webhookdelivery/").content.decode()
+    )
 
 
 def test_article_saved_in_the_admin_is_searchable(owner, staff_client_as):

@@ -14,8 +14,8 @@ from accounts.tenancy import tenant_scope, unscoped
 from contracts.tests.factories import InvoiceFactory
 from crm_project.testing import query_budget
 from customers.tests.factories import make_customer
-from portal import services, tasks
-from portal.models import DeliveryStatus, GoalComment, Side, Suggestion, TicketWebhook, WebhookDelivery
+from portal import services
+from portal.models import GoalComment, Side, Suggestion, TicketWebhook
 from portal.tests.factories import (
     make_account,
     make_article,
@@ -27,6 +27,9 @@ from portal.tests.factories import (
 )
 from service_records.models import NpsResponse, ServiceRecord
 from service_records.tests.factories import make_contract
+from webhooks import services as webhooks
+from webhooks import tasks as webhook_tasks
+from webhooks.models import DeliveryStatus, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -83,31 +86,44 @@ def test_an_open_ticket_cannot_be_rated(owner, account, portal):
     assert portal.post(f"/portal/tickets/{record.pk}/", {"satisfaction_overall": "5"}).status_code == 404
 
 
-def test_a_request_creates_a_portal_record_notifies_the_manager_and_queues_the_webhook(owner, account, portal,
-                                                                                       monkeypatch):  # fmt: skip
+def test_a_request_creates_a_portal_record_notifies_the_manager_and_queues_the_webhook(
+    owner, account, portal, monkeypatch, django_capture_on_commit_callbacks
+):
     with tenant_scope(owner.tenant):
         TicketWebhook.objects.create(url="https://itsm.example.com/hooks/crm", secret="s3cret", key_id="crm-portal")
     queued = []
-    monkeypatch.setattr(tasks.deliver_webhook, "delay", lambda pk: queued.append(pk))
+    monkeypatch.setattr(webhooks, "queue", lambda ids, countdown=0: queued.extend(ids))
     form = portal.get("/portal/requests/new/incident/")
     assert b'<label for="id_system">' in form.content
     missing = portal.post("/portal/requests/new/incident/", {"title": "Mail down"})
     assert missing.status_code == 200 and b'id="id_system-errors"' in missing.content
-    response = portal.post(
-        "/portal/requests/new/incident/",
-        {"title": "Mail down", "system": "Exchange", "impact": "P2", "description": "Nobody gets mail"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = portal.post(
+            "/portal/requests/new/incident/",
+            {"title": "Mail down", "system": "Exchange", "impact": "P2", "description": "Nobody gets mail"},
+        )
     assert response.status_code == 302
     with tenant_scope(owner.tenant):
         record = ServiceRecord.objects.get(title="Mail down")
-        delivery = WebhookDelivery.objects.get(service_record=record)
+        # The request goes through the outgoing-webhooks path (its delivery log, retries and breaker).
+        delivery = WebhookDelivery.objects.get(source="portal")
         assert Notification.objects.filter(recipient=owner, kind="portal_request").exists()
+    assert queued == [delivery.pk]
+    assert (delivery.target_url, delivery.key_id, delivery.event_type) == (
+        "https://itsm.example.com/hooks/crm", "crm-portal", "portal.request_created",
+    )  # fmt: skip
     assert (record.source_system, record.channel, record.priority) == ("portal", "portal", "P2")
     assert "Exchange" in record.description and record.customer_id == account.customer_id
     assert delivery.payload["ticket"]["external_id"] == record.external_id
 
 
-def test_the_webhook_is_signed_retried_and_failures_are_logged(owner, account, monkeypatch):
+def _due_now(delivery):
+    with unscoped("test: make the next attempt due"):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+
+
+def test_the_webhook_is_signed_retried_and_failures_are_logged(owner, account, monkeypatch, settings):
+    settings.WEBHOOK_BREAKER_THRESHOLD = 100  # this test is about retries, not the breaker
     record = make_ticket(owner, account.customer, status="open")
     with tenant_scope(owner.tenant):
         TicketWebhook.objects.create(url="https://itsm.example.com/hooks/crm", secret="s3cret", key_id="crm-portal")
@@ -116,30 +132,34 @@ def test_the_webhook_is_signed_retried_and_failures_are_logged(owner, account, m
 
     def fake_post(url, body, headers):
         sent.append((url, body, headers))
-        return 503 if len(sent) < 3 else 200
+        return (503 if len(sent) < 3 else 200), ""
 
-    monkeypatch.setattr(tasks, "post", fake_post)
-    assert tasks.attempt(delivery.pk) is False
-    assert tasks.attempt(delivery.pk) is False
-    assert tasks.attempt(delivery.pk) is True
-    assert tasks.attempt(delivery.pk) is None  # already delivered: nothing sent twice
+    monkeypatch.setattr(webhooks, "check_target", lambda url: None)
+    monkeypatch.setattr(webhooks, "post", fake_post)
+    states = []
+    for _ in range(4):
+        states.append(webhooks.attempt(delivery.pk).state)
+        _due_now(delivery)
+    assert states == ["retry", "retry", "delivered", "skipped"]  # delivered: nothing sent twice
     _url, body, headers = sent[-1]
+    assert headers["X-CRM-Key"] == "crm-portal"
     assert headers["X-CRM-Signature"] == sign("s3cret", headers["X-CRM-Timestamp"], body)
     assert json.loads(body)["ticket"]["external_id"] == record.external_id
     with tenant_scope(owner.tenant):
         delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempts, delivery.response_status) == (DeliveryStatus.DELIVERED, 3, 200)
+    assert (delivery.status, delivery.attempts, delivery.response_code) == (DeliveryStatus.DELIVERED, 3, 200)
 
     with tenant_scope(owner.tenant):
         failing = services.delivery_create(record=record, request_type="incident", contact=account.email)
-    monkeypatch.setattr(tasks, "post", lambda *args: (_ for _ in ()).throw(OSError("connection refused")))
-    for _ in range(tasks.MAX_ATTEMPTS):
-        tasks.attempt(failing.pk)
+    monkeypatch.setattr(webhooks, "post", lambda *args: (_ for _ in ()).throw(OSError("connection refused")))
+    for _ in range(webhooks.max_attempts()):
+        webhooks.attempt(failing.pk)
+        _due_now(failing)
     with tenant_scope(owner.tenant):
         failing.refresh_from_db()
     assert failing.status == DeliveryStatus.FAILED and "connection refused" in failing.last_error
     with tenant_scope(owner.tenant):
-        assert Notification.objects.filter(recipient=owner, kind="portal_webhook_failed").count() == 1
+        assert Notification.objects.filter(recipient=owner, kind="webhook_failed").count() == 1
 
 
 def test_the_celery_task_retries_with_backoff(owner, account, monkeypatch):
@@ -147,20 +167,12 @@ def test_the_celery_task_retries_with_backoff(owner, account, monkeypatch):
     with tenant_scope(owner.tenant):
         TicketWebhook.objects.create(url="https://itsm.example.com/hooks/crm", secret="s3cret")
         delivery = services.delivery_create(record=record, request_type="incident", contact=account.email)
-    monkeypatch.setattr(tasks, "post", lambda *args: 500)
-    countdowns = []
-
-    class Retry(Exception):
-        pass
-
-    def fake_retry(*, countdown):
-        countdowns.append(countdown)
-        return Retry()
-
-    monkeypatch.setattr(tasks.deliver_webhook, "retry", fake_retry)
-    with pytest.raises(Retry):
-        tasks.deliver_webhook.run(delivery.pk)
-    assert countdowns == [tasks.BACKOFF_SECONDS]
+    monkeypatch.setattr(webhooks, "check_target", lambda url: None)
+    monkeypatch.setattr(webhooks, "post", lambda *args: (500, ""))
+    queued = []
+    monkeypatch.setattr(webhooks, "queue", lambda ids, countdown=0: queued.append((ids, countdown)))
+    assert webhook_tasks.deliver.run(delivery.pk) == "retry"
+    assert queued == [([delivery.pk], webhooks.backoff_seconds(1))]
 
 
 def test_bills_list_and_pdf_download(owner, account, portal):
