@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import api_tokens, oidc, stepup, totp
 from accounts.lockout import lockout_response
@@ -211,6 +211,7 @@ def _client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR") or "-"
 
 
+@require_GET
 def oidc_login(request, slug: str):
     if oidc.is_locked(_client_ip(request)):
         return _too_many(request)
@@ -232,6 +233,7 @@ def oidc_login(request, slug: str):
     return redirect(url)
 
 
+@require_GET
 def oidc_callback(request):
     ip = _client_ip(request)
     if oidc.is_locked(ip):
