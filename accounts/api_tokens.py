@@ -110,9 +110,7 @@ def create_token(
         raise ValueError(f"unknown scopes {sorted(unknown)}")
     prefix = secrets.token_hex(6)
     clear = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    service_user = User(
-        tenant=tenant, username=f"svc-{prefix}", display_name=name[:100], is_staff=False, email=""
-    )
+    service_user = User(tenant=tenant, username=f"svc-{prefix}", display_name=name[:100], is_staff=False, email="")
     service_user.set_unusable_password()
     service_user.save()
     service_user.groups.set([Group.objects.get(name=role)])

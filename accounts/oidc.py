@@ -180,7 +180,9 @@ def verify_id_token(provider: OIDCProvider, id_token: str, nonce: str) -> dict:
 def _role_from_claims(provider: OIDCProvider, claims: dict) -> str | None:
     value = claims.get(provider.role_claim)
     values = value if isinstance(value, list) else [value] if value is not None else []
-    mapped = {provider.role_mapping.get(str(item)) for item in values} if isinstance(provider.role_mapping, dict) else set()
+    mapped = (
+        {provider.role_mapping.get(str(item)) for item in values} if isinstance(provider.role_mapping, dict) else set()
+    )
     for code in ROLE_CODES:  # the highest role wins when several claims map
         if code in mapped:
             return code

@@ -110,9 +110,9 @@ def verify(user, code: str) -> str | None:
             cache.delete(_lock_key(user))
             return "totp"
         if code and not code.strip().isdigit():
-            used = RecoveryCode.objects.filter(
-                user=user, code_hash=_hash_recovery(code), used_at__isnull=True
-            ).update(used_at=timezone.now())
+            used = RecoveryCode.objects.filter(user=user, code_hash=_hash_recovery(code), used_at__isnull=True).update(
+                used_at=timezone.now()
+            )
             if used == 1:
                 cache.delete(_lock_key(user))
                 return "recovery"

@@ -99,7 +99,9 @@ def login_verify(request):
     if request.method == "POST" and form.is_valid():
         kind = totp.verify(user, form.cleaned_data["code"])
         if kind is None:
-            audit_record(action="crm.auth.second_factor_failed", actor=user, obj=user, request=request, tenant=user.tenant)
+            audit_record(
+                action="crm.auth.second_factor_failed", actor=user, obj=user, request=request, tenant=user.tenant
+            )
             if totp.is_locked(user):
                 _clear_pending(request)
                 return _too_many(request)
@@ -148,9 +150,7 @@ def two_factor(request):
                 audit_record(action="crm.auth.second_factor_enabled", actor=user, obj=user, request=request)
                 return render(request, "accounts/recovery_codes.html", {"codes": codes})
         uri = totp.provisioning_uri(user, secret)
-        context.update(
-            {"form": form, "secret": secret, "qr": totp.qr_svg_data_uri(uri), "uri": uri, "setup": True}
-        )
+        context.update({"form": form, "secret": secret, "qr": totp.qr_svg_data_uri(uri), "uri": uri, "setup": True})
         return render(request, "accounts/two_factor.html", context)
     context["remaining"] = totp.remaining_recovery_codes(user)
     context["form"] = CodeForm()
@@ -267,7 +267,9 @@ class ApiTokenForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(code, ROLE_LABELS.get(code, code)) for code in ROLE_CODES if code != TENANT_ADMIN]
+        self.fields["role"].choices = [
+            (code, ROLE_LABELS.get(code, code)) for code in ROLE_CODES if code != TENANT_ADMIN
+        ]
         self.fields["scopes"].choices = api_tokens.all_scopes()
 
 
@@ -317,4 +319,3 @@ def api_token_revoke(request, pk: int):
         audit_record(action="crm.auth.api_token_revoked", actor=request.user, obj=token, request=request)
         messages.success(request, _("The token %(name)s is revoked.") % {"name": token.name})
     return redirect("accounts:api_tokens")
-

@@ -1,5 +1,7 @@
 """JWT endpoints: obtain (with lockout and audit) and refresh (rotation + blacklist)."""
 
+import contextlib
+
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -12,6 +14,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView as SimpleTokenRefreshView
 
+from accounts import totp
 from accounts.api.serializers import (
     LogoutRequestSerializer,
     NotificationSerializer,
@@ -20,7 +23,6 @@ from accounts.api.serializers import (
     TokenRefreshRequestSerializer,
 )
 from accounts.authentication import TenantTokenRefreshSerializer
-from accounts import totp
 from accounts.lockout import lockout_response
 from accounts.models import Notification, User
 from accounts.oidc import local_login_refusal
@@ -28,7 +30,6 @@ from accounts.services import account_refusal, audit_record, notification_mark_r
 from crm_project.api import codes
 from crm_project.api.envelope import api_error, api_response
 from crm_project.api.permissions import AUTHENTICATED
-
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
 
@@ -82,7 +83,11 @@ class TokenObtainView(APIView):
                 )
             if totp.verify(user, otp_code) is None:
                 audit_record(
-                    action="crm.auth.second_factor_failed", actor=user, obj=user, request=request._request, tenant=user.tenant
+                    action="crm.auth.second_factor_failed",
+                    actor=user,
+                    obj=user,
+                    request=request._request,
+                    tenant=user.tenant,
                 )
                 if totp.is_locked(user):
                     return lockout_response(request._request)
@@ -118,10 +123,8 @@ class LogoutView(APIView):
             except TokenError:
                 refresh = None
             if refresh is not None and str(refresh.get("user_id")) == str(request.user.pk):
-                try:
+                with contextlib.suppress(TokenError):  # already blacklisted
                     refresh.blacklist()
-                except TokenError:
-                    pass
         audit_record(action="crm.auth.logout", actor=request.user, obj=request.user, request=request._request)
         return api_response(None)
 

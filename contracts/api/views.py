@@ -11,8 +11,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 
 from accounts.integration import IntegrationSignatureAuthentication
-from accounts.stepup import check_api_step_up, value_differs
 from accounts.models import User
+from accounts.stepup import check_api_step_up, value_differs
 from contracts import services
 from contracts.api.serializers import (
     ChangeRequestCreateSerializer,

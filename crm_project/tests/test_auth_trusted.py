@@ -37,7 +37,7 @@ from accounts.tenancy import tenant_scope, unscoped
 from accounts.tests.factories import UserFactory
 from crm_project.api import codes
 from crm_project.testing import ROUTE_BODIES, World, api_client_for, assert_envelope, iter_routes, load_route_registries
-from crm_project.tests.test_route_walks import PUBLIC_API, PUBLIC_PAGES, PORTAL_PUBLIC_PAGES, UNWALKABLE, _signed
+from crm_project.tests.test_route_walks import PORTAL_PUBLIC_PAGES, PUBLIC_API, PUBLIC_PAGES, UNWALKABLE, _signed
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +99,7 @@ def test_sign_out_cannot_end_someone_elses_refresh_token(client, teammate, owner
     assert_envelope(refresh, 200)
 
 
-# --- Lockout on every sign-in path -------------------------------------------------------------------------------------
+# --- Lockout on every sign-in path ---------------------------------------------------------------------------------
 def _staff_form(client, user, password):
     return client.post("/accounts/login/", {"username": user.username, "password": password})
 
@@ -145,7 +145,9 @@ def test_second_factor_step_locks_out_with_429(teammate, password):
     totp.enroll(teammate, secret, pyotp.TOTP(secret).at(time.time() - 30))
     client = Client()
     _staff_form(client, teammate, password)
-    statuses = [client.post("/accounts/login/verify/", {"code": "000000"}).status_code for _ in range(totp.FAILURE_LIMIT)]
+    statuses = [
+        client.post("/accounts/login/verify/", {"code": "000000"}).status_code for _ in range(totp.FAILURE_LIMIT)
+    ]
     assert statuses[-1] == 429 and 429 not in statuses[:-1], statuses
 
 
@@ -238,14 +240,18 @@ def test_owner_fields_refuse_another_tenants_user(tenant, owner, outsider):
             statuses = {}
             for who, user in (("outsider", outsider), ("teammate", teammate)):
                 with transaction.atomic():
-                    response = api.generic(method, url, json.dumps({**base, name: user.pk}), content_type="application/json")
+                    response = api.generic(
+                        method, url, json.dumps({**base, name: user.pk}), content_type="application/json"
+                    )
                     statuses[who] = response.status_code
                     transaction.set_rollback(True)
             checked += 1
             if statuses["outsider"] < 400 or statuses["outsider"] >= 500:
                 problems.append(f"{method} {url} `{name}`=another tenant's user: {statuses['outsider']}, expected 4xx")
             if statuses["teammate"] >= 300:
-                problems.append(f"{method} {url} `{name}`=same-tenant user: {statuses['teammate']} (the body is not valid)")
+                problems.append(
+                    f"{method} {url} `{name}`=same-tenant user: {statuses['teammate']} (the body is not valid)"
+                )
     assert checked >= 5, checked
     assert not problems, "\n".join(problems)
 
@@ -415,4 +421,3 @@ def test_session_api_callers_get_403_step_up_and_jwt_callers_are_exempt(tenant, 
 def test_users_without_a_device_are_not_blocked_by_step_up(tenant, owner):
     client = _stale_session_client(owner)
     assert client.get("/customers/export/?format=csv").status_code == 200
-
