@@ -106,3 +106,22 @@ class ApiTokenAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             revoke_token(token)
             audit_record(action="crm.auth.api_token_revoked", actor=request.user, obj=token, request=request)
+
+
+def _admin_login(request, extra_context=None):
+    """The admin has no password form of its own: everyone signs in on the staff sign-in page, so the second
+    factor, the per-tenant "password sign-in off" rule, single sign-on and the lockout apply there too."""
+    from urllib.parse import urlencode
+
+    from django.contrib.auth import REDIRECT_FIELD_NAME
+    from django.shortcuts import redirect
+    from django.urls import reverse
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("admin:index")
+    return redirect(f"{reverse('accounts:login')}?{urlencode({REDIRECT_FIELD_NAME: target})}")
+
+
+admin.site.login = _admin_login

@@ -6,7 +6,8 @@ tokens after a password change (accounts/tests/test_revocation.py), forged id_to
 
 Here:
 * JWT expired, and after sign-out (access and refresh) → 401.
-* Lockout 429 on every sign-in path: staff form, JWT, Django admin, portal, OIDC callback, second-factor step.
+* Lockout 429 on every sign-in path: staff form, JWT, portal, OIDC callback, second-factor step; the Django admin
+  has no password form of its own (it sends to the staff sign-in page).
 * Mass assignment: every request body of every write operation (from the OpenAPI schema, i.e. the URL resolver)
   names no tenant / role / privilege / computed-score field; owner-like fields refuse another tenant's user; a
   walk of every API write route with injected tenant, role, score and owner values changes none of them.
@@ -127,17 +128,30 @@ def _oidc_callback(client, user, password):
     [
         (_staff_form, settings.AXES_FAILURE_LIMIT),
         (_jwt, settings.AXES_FAILURE_LIMIT),
-        (_admin, settings.AXES_FAILURE_LIMIT),
         (_portal, 5),
         (_oidc_callback, oidc.FAILURE_LIMIT),
     ],
-    ids=["staff-form", "jwt", "admin", "portal", "oidc-callback"],
+    ids=["staff-form", "jwt", "portal", "oidc-callback"],
 )
 def test_every_sign_in_path_locks_out_with_429(path, attempts, owner):
     client = Client()
     statuses = [path(client, owner, "wrong-password").status_code for _attempt in range(attempts + 1)]
     assert 429 not in statuses[: attempts - 1], statuses
     assert statuses[-1] == 429, statuses
+
+
+def test_admin_has_no_password_form_of_its_own(owner, password):
+    """The admin's sign-in sends to the staff sign-in page (locked out like it, with the second factor)."""
+    client = Client()
+    for attempt in (password, "wrong-password"):
+        response = _admin(client, owner, attempt)
+        assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+        assert "_auth_user_id" not in client.session
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+    assert client.get("/admin/login/?next=https://evil.example/")["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+    for _attempt in range(settings.AXES_FAILURE_LIMIT):
+        _staff_form(client, owner, "wrong-password")
+    assert _staff_form(client, owner, password).status_code == 429
 
 
 def test_second_factor_step_locks_out_with_429(teammate, password):
