@@ -1,10 +1,13 @@
 """Django admin for the authentication models: two-factor devices, OpenID Connect providers, API tokens."""
 
-from django.contrib import admin, messages
+from django import forms
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_mixins import ReadOnlyAdmin, TenantScopedAdminMixin
+from accounts.admin_mixins import AdminServiceRefused, ReadOnlyAdmin, TenantScopedAdminMixin
+from accounts.models import Tenant
 from accounts.models_auth import ApiToken, OIDCIdentity, OIDCProvider, TOTPDevice
+from accounts.tenancy import tenant_scope, unscoped
 
 
 class _UserTenantScopedAdmin(TenantScopedAdminMixin):
@@ -29,56 +32,104 @@ class TOTPDeviceAdmin(_UserTenantScopedAdmin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser or request.user.has_perm("accounts.change_user")
+    def delete_model(self, request, obj):
+        from accounts.services import audit_record
+
+        super().delete_model(request, obj)
+        audit_record(action="crm.auth.second_factor_disabled", actor=request.user, obj=obj.user, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for device in queryset.select_related("user"):
+            self.delete_model(request, device)
+
+
+class OIDCProviderForm(forms.ModelForm):
+    for_tenant = forms.ModelChoiceField(queryset=Tenant.objects.all(), required=False, label=_("tenant"))
+
+    issuer = forms.URLField(label=_("issuer"), max_length=300, assume_scheme="https")
+    authorization_endpoint = forms.URLField(
+        label=_("authorization endpoint"), max_length=300, required=False, assume_scheme="https"
+    )
+    token_endpoint = forms.URLField(label=_("token endpoint"), max_length=300, required=False, assume_scheme="https")
+    jwks_uri = forms.URLField(label=_("JWKS URI"), max_length=300, required=False, assume_scheme="https")
+
+    class Meta:
+        model = OIDCProvider
+        fields = [
+            "name", "slug", "is_active", "issuer", "client_id", "client_secret", "scopes", "authorization_endpoint",
+            "token_endpoint", "jwks_uri", "role_claim", "role_mapping", "default_role", "create_users",
+            "allow_local_login",
+        ]  # fmt: skip
+        widgets = {"client_secret": forms.PasswordInput(render_value=True)}
+
+    def clean_role_mapping(self):
+        from accounts.roles import ROLE_CODES
+
+        mapping = self.cleaned_data.get("role_mapping") or {}
+        if not isinstance(mapping, dict) or any(role not in ROLE_CODES for role in mapping.values()):
+            raise forms.ValidationError(
+                _("Map claim values to these roles only: %(roles)s") % {"roles": ", ".join(ROLE_CODES)}
+            )
+        return mapping
+
+    def clean_default_role(self):
+        from accounts.roles import ROLE_CODES
+
+        role = self.cleaned_data.get("default_role") or ""
+        if role and role not in ROLE_CODES:
+            raise forms.ValidationError(_("Choose one of: %(roles)s") % {"roles": ", ".join(ROLE_CODES)})
+        return role
 
 
 @admin.register(OIDCProvider)
 class OIDCProviderAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Added by a superuser for a tenant; the tenant's administrator then maintains it."""
+
+    form = OIDCProviderForm
     list_display = ["name", "slug", "tenant", "issuer", "allow_local_login", "is_active", "created_at"]
     list_filter = ["is_active", "allow_local_login", "create_users"]
     search_fields = ["name", "slug", "issuer", "client_id"]
-    fieldsets = [
-        (None, {"fields": ["tenant", "name", "slug", "is_active"]}),
-        (_("Provider"), {"fields": ["issuer", "client_id", "client_secret", "scopes"]}),
-        (
-            _("Endpoints (empty: discovered from the issuer)"),
-            {"fields": ["authorization_endpoint", "token_endpoint", "jwks_uri"]},
-        ),
-        (_("Users and roles"), {"fields": ["role_claim", "role_mapping", "default_role", "create_users"]}),
-        (_("Password sign-in"), {"fields": ["allow_local_login"]}),
-    ]
+    readonly_fields = ["tenant"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [] if request.user.is_superuser else ["tenant"]
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if "client_secret" in form.base_fields:
-            from django import forms
-
-            form.base_fields["client_secret"].widget = forms.PasswordInput(render_value=True)
-        return form
+    def get_fieldsets(self, request, obj=None):
+        first = ["for_tenant" if obj is None else "tenant", "name", "slug", "is_active"]
+        return [
+            (None, {"fields": first}),
+            (_("Provider"), {"fields": ["issuer", "client_id", "client_secret", "scopes"]}),
+            (
+                _("Endpoints (empty: discovered from the issuer)"),
+                {"fields": ["authorization_endpoint", "token_endpoint", "jwks_uri"]},
+            ),
+            (_("Users and roles"), {"fields": ["role_claim", "role_mapping", "default_role", "create_users"]}),
+            (_("Password sign-in"), {"fields": ["allow_local_login"]}),
+        ]
 
     def has_add_permission(self, request):
         return request.user.is_superuser
 
-    def save_model(self, request, obj, form, change):
-        if not request.user.is_superuser:
-            obj.tenant = request.user.tenant
-        from accounts.roles import ROLE_CODES
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The slug is unique across tenants: the form's uniqueness check must see every tenant's providers.
+        # (get_queryset still limits a tenant admin to their own provider.)
+        with unscoped("slug uniqueness spans tenants"):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            return response
 
-        wrong = [role for role in (obj.role_mapping or {}).values() if role not in ROLE_CODES]
-        if wrong:
-            messages.warning(request, _("Unknown roles in the mapping are ignored: %(roles)s") % {"roles": wrong})
-        super().save_model(request, obj, form, change)
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.tenant = form.cleaned_data.get("for_tenant") or request.user.tenant
+            if obj.tenant is None:
+                raise AdminServiceRefused(_("Choose the tenant of the provider."))
+        with tenant_scope(obj.tenant):
+            super().save_model(request, obj, form, change)
 
 
 @admin.register(OIDCIdentity)
 class OIDCIdentityAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["provider", "subject", "user", "created_at", "last_login_at"]
-    list_filter = ["provider", "last_login_at"]
-    search_fields = ["subject", "user__username", "user__email"]
+    list_filter = ["last_login_at", "created_at"]  # (a provider filter would list every tenant's providers)
+    search_fields = ["subject", "provider__slug", "user__username", "user__email"]
 
 
 @admin.register(ApiToken)

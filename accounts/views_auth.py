@@ -276,11 +276,13 @@ class ApiTokenForm(forms.Form):
 @login_required
 @permission_required("accounts.view_apitoken", raise_exception=True)
 def api_token_list(request):
+    from django.core.exceptions import PermissionDenied
+
+    if request.user.tenant_id is None:
+        return redirect("admin:accounts_apitoken_changelist")  # tokens belong to a tenant: the admin lists all
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST":
         if not request.user.has_perm("accounts.add_apitoken"):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         if form.is_valid():
             return _api_token_create(request, form)
@@ -313,6 +315,10 @@ def _api_token_create(request, form):
 @permission_required("accounts.change_apitoken", raise_exception=True)
 @require_POST
 def api_token_revoke(request, pk: int):
+    if request.user.tenant_id is None:
+        from django.http import Http404
+
+        raise Http404
     token = get_object_or_404(ApiToken.objects.all(), pk=pk)
     if token.revoked_at is None:
         api_tokens.revoke_token(token)

@@ -135,3 +135,56 @@ def test_scope_derivation():
     assert required_scopes(View(), "POST") is None
     assert required_scopes(View(), "DELETE") == ("write:customers",)
     assert required_scopes(View(), "PATCH") is None
+
+
+def test_superuser_without_a_tenant_uses_the_admin_instead(db, password):
+    from accounts.models import User
+
+    root = User.objects.create_superuser("root", "root@example.com", password)
+    client = Client()
+    client.force_login(root)
+    assert client.get("/accounts/api-tokens/")["Location"] == "/admin/accounts/apitoken/"
+    assert client.get("/admin/accounts/apitoken/").status_code == 200
+
+
+def test_admin_lists_tokens_devices_and_providers_of_the_own_tenant_only(
+    tenant, owner, outsider, other_tenant, password
+):
+    from accounts.models import User
+    from accounts.models_auth import OIDCProvider
+
+    mine, _clear = _token(tenant, owner, ["read:customers"])
+    theirs, _clear = _token(other_tenant, outsider, ["read:customers"])
+    with tenant_scope(other_tenant):
+        OIDCProvider.objects.create(
+            slug="other", name="Other SSO", issuer="https://o.example", client_id="c", client_secret="s"
+        )
+    client = Client()
+    client.force_login(owner)
+    listing = client.get("/admin/accounts/apitoken/?q=").content.decode()
+    assert mine.prefix in listing and theirs.prefix not in listing
+    assert client.get(f"/admin/accounts/apitoken/{theirs.pk}/change/").status_code in (302, 404)
+    assert "Other SSO" not in client.get("/admin/accounts/oidcprovider/").content.decode()
+    assert client.get("/admin/accounts/totpdevice/").status_code == 200
+    # Revoking through the admin action works and is audited.
+    response = client.post(
+        "/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [mine.pk]}, follow=False
+    )
+    assert response.status_code == 302
+    with tenant_scope(tenant):
+        assert ApiToken.objects.get(pk=mine.pk).revoked_at is not None
+    root = User.objects.create_superuser("root", "root@example.com", password)
+    client.force_login(root)
+    for url in ("/admin/accounts/oidcprovider/add/", "/admin/accounts/oidcidentity/", "/admin/accounts/totpdevice/"):
+        assert client.get(url).status_code == 200, url
+    form = {
+        "for_tenant": tenant.pk, "name": "Acme SSO", "slug": "acme", "is_active": "on", "issuer": "https://i.example",
+        "client_id": "c", "client_secret": "s", "scopes": "openid", "role_claim": "groups",
+        "role_mapping": '{"x": "root"}', "default_role": "", "create_users": "on", "allow_local_login": "on",
+    }  # fmt: skip
+    refused = client.post("/admin/accounts/oidcprovider/add/", form)
+    assert refused.status_code == 200 and b"roles only" in refused.content
+    form["role_mapping"] = '{"cs": "csm"}'
+    assert client.post("/admin/accounts/oidcprovider/add/", form).status_code == 302
+    with tenant_scope(tenant):
+        assert OIDCProvider.objects.get(slug="acme").role_mapping == {"cs": "csm"}
