@@ -174,6 +174,7 @@ def test_admin_lists_tokens_devices_and_providers_of_the_own_tenant_only(
     with tenant_scope(tenant):
         assert ApiToken.objects.get(pk=mine.pk).revoked_at is not None
     root = User.objects.create_superuser("root", "root@example.com", password)
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(root)
     for url in ("/admin/accounts/oidcprovider/add/", "/admin/accounts/oidcidentity/", "/admin/accounts/totpdevice/"):
         assert client.get(url).status_code == 200, url
