@@ -174,3 +174,13 @@ def login_in_browser(page, username: str, password: str = PASSWORD) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+    if "/accounts/two-factor/" in page.url:
+        # Tenant administrators enrol a second factor at their first password sign-in (PRD 7.1).
+        import pyotp
+
+        secret = page.inner_text("#totp-secret").strip()
+        page.fill("#id_code", pyotp.TOTP(secret).now())
+        page.click("#enroll-submit")
+        page.wait_for_load_state()
+        page.click("#recovery-continue")
+        page.wait_for_load_state()

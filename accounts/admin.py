@@ -66,6 +66,14 @@ class UserAdmin(TenantScopedAdminMixin, DjangoUserAdmin):
             obj.is_superuser = False
         super().save_model(request, obj, form, change)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Saving a user can change roles: a fresh second factor first (PRD 7.1).
+        from accounts import stepup
+
+        if request.method == "POST" and stepup.needs_step_up(request):
+            return stepup.step_up_response(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
 
 @admin.register(AuditLog)
 class AuditLogAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
@@ -119,3 +127,6 @@ class IntegrationKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             request,
             _("Key %(key)s created. Its secret is shown only now: %(secret)s") % {"key": key.key_id, "secret": secret},
         )
+
+
+from accounts import admin_auth  # noqa: E402,F401  (two-factor devices, OpenID Connect, API tokens)

@@ -30,6 +30,13 @@ class AccountsConfig(AppConfig):
                 "crm.auth.tokens_revoked": _("API tokens revoked"),
                 "crm.tenant.created": _("Tenant created"),
                 "crm.user.created": _("User created"),
+                "crm.auth.second_factor_enabled": _("Two-step sign-in turned on"),
+                "crm.auth.second_factor_disabled": _("Two-step sign-in turned off"),
+                "crm.auth.second_factor_failed": _("Second-factor code refused"),
+                "crm.auth.recovery_codes_regenerated": _("Recovery codes renewed"),
+                "crm.auth.step_up": _("Second factor confirmed for a sensitive action"),
+                "crm.auth.api_token_created": _("Service API token created"),
+                "crm.auth.api_token_revoked": _("Service API token revoked"),
             }
         )
 

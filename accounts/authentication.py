@@ -5,6 +5,7 @@ user's password changes (the `hash_password` claim no longer matches; see `accou
 """
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.authentication import SessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
@@ -48,10 +49,32 @@ def user_for_token(token):
     return user
 
 
+def _denied_key(jti: str) -> str:
+    return f"secauth:jwt-denied:{jti}"
+
+
+def deny_access_token(token) -> None:
+    """Refuse this access token until it expires (API sign-out); kept in the cache for its remaining life."""
+    import time
+
+    remaining = int(token.get("exp", 0) - time.time())
+    if remaining > 0 and token.get("jti"):
+        cache.set(_denied_key(token["jti"]), 1, timeout=remaining + 60)
+
+
 class TenantJWTAuthentication(JWTAuthentication):
     """Bearer access tokens (simplejwt), then the user's tenant becomes the active scope."""
 
     www_authenticate_realm = "api"
+
+    def get_validated_token(self, raw_token):
+        token = super().get_validated_token(raw_token)
+        jti = token.get("jti")
+        if jti and cache.get(_denied_key(jti)):
+            from django.utils.translation import gettext_lazy as _
+
+            raise InvalidToken(_("This token was signed out."))
+        return token
 
     def authenticate(self, request):
         return _activate(request, super().authenticate(request))

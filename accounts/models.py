@@ -223,3 +223,7 @@ class IntegrationKey(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.key_id
+
+
+# Authentication models (TOTP, OpenID Connect, API tokens) live in their own module; imported for Django.
+from accounts.models_auth import ApiToken, OIDCIdentity, OIDCProvider, RecoveryCode, TOTPDevice  # noqa: E402,F401

@@ -24,7 +24,7 @@ class LoginForm(AuthenticationForm):
 
     def clean(self):
         try:
-            return super().clean()
+            cleaned = super().clean()
         except ValidationError:
             username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
             user = User.objects.select_related("tenant").filter(username=username).first() if username else None
@@ -33,12 +33,39 @@ class LoginForm(AuthenticationForm):
                 if refusal is not None:
                     raise ValidationError(refusal, code="refused") from None
             raise
+        # A tenant whose identity provider disables password sign-in (superusers are the break-glass accounts).
+        from accounts.oidc import local_login_refusal
+
+        refusal = local_login_refusal(self.get_user())
+        if refusal is not None:
+            raise ValidationError(refusal, code="sso_only")
+        return cleaned
 
 
 class LoginView(auth_views.LoginView):
+    """Password step; users with an authenticator continue to the code step (accounts.views_auth)."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
     authentication_form = LoginForm
+
+    def form_valid(self, form):
+        from accounts import totp
+        from accounts.views_auth import after_password_login, begin_second_step
+
+        user = form.get_user()
+        if totp.has_device(user):
+            return begin_second_step(self.request, user, self.get_redirect_url())
+        response = super().form_valid(form)
+        after_password_login(self.request, user)
+        return response
+
+    def get_context_data(self, **kwargs):
+        from accounts.oidc import active_providers
+
+        context = super().get_context_data(**kwargs)
+        context["sso_providers"] = active_providers()
+        return context
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

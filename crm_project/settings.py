@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.TenantMiddleware",
+    "accounts.stepup.ForceEnrollmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -213,6 +214,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Second factor: a sensitive action (export, delete, merge, amounts, roles) asks again after this window.
+STEP_UP_WINDOW_SECONDS = env_int("STEP_UP_WINDOW_SECONDS", 600, minimum=60)
 AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", 0, minimum=0) or None
 
 # --- Sessions and security ------------------------------------------------------------------------------------------
@@ -295,7 +298,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm@localhost")
 # --- REST API -------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # JWT first: its `Bearer` challenge becomes the WWW-Authenticate header of every 401.
+        # Service-account API tokens (`Bearer crm_…`) first; any other bearer value is left to the JWT
+        # authenticator. Both answer the same `Bearer realm="api"` challenge as the WWW-Authenticate header.
+        "accounts.api_tokens.ApiTokenAuthentication",
         "accounts.authentication.TenantJWTAuthentication",
         "accounts.authentication.TenantSessionAuthentication",
     ],

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import can_see_contact_details
 from accounts.services import audit_record
+from accounts.stepup import step_up_required
 from crm_project.exports import neutralise
 from customers import exporting, importing
 from customers.filtersets import CustomerFilterSet
@@ -56,6 +57,7 @@ def _parse_ids(text: str) -> list[int] | None:
 @login_required
 @permission_required("customers.export_customer", raise_exception=True)
 @require_GET
+@step_up_required
 def customer_export(request):
     """CSV (streamed) or XLSX of the visible customers matching the list filters, or of `?ids=1,2,3`."""
     file_format = (request.GET.get("format") or "csv").lower()

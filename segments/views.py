@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.roles import can_see_amounts
+from accounts.stepup import step_up_required
 from crm_project.audit import record_export
 from crm_project.exports import streaming_csv_response, xlsx_response
 from crm_project.lists import StaffList
@@ -116,6 +117,7 @@ def segment_detail(request, pk):
 
 @login_required
 @permission_required(VIEW, raise_exception=True)
+@step_up_required
 def segment_export(request, pk):
     segment = _segment_or_404(request, pk)
     rows = MemberList(request, segment).ordered_queryset()

@@ -7,6 +7,14 @@ class TokenObtainSerializer(serializers.Serializer):
 
     username = serializers.CharField(max_length=150, label=_("username"))
     password = serializers.CharField(max_length=128, label=_("password"), trim_whitespace=False, write_only=True)
+    otp_code = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        label=_("second factor"),
+        help_text=_("Authenticator or recovery code; required when the account has two-step sign-in."),
+    )
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -16,6 +24,10 @@ class TokenPairSerializer(serializers.Serializer):
 
 class TokenRefreshRequestSerializer(serializers.Serializer):
     refresh = serializers.CharField()
+
+
+class LogoutRequestSerializer(serializers.Serializer):
+    refresh = serializers.CharField(required=False, help_text=_("The refresh token to end as well."))
 
 
 class NotificationSerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
 """JWT endpoints: obtain (with lockout and audit) and refresh (rotation + blacklist)."""
 
+import contextlib
+
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -8,21 +10,28 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView as SimpleTokenRefreshView
 
+from accounts import totp
 from accounts.api.serializers import (
+    LogoutRequestSerializer,
     NotificationSerializer,
     TokenObtainSerializer,
     TokenPairSerializer,
     TokenRefreshRequestSerializer,
 )
 from accounts.authentication import TenantTokenRefreshSerializer
+from accounts.lockout import lockout_response
 from accounts.models import Notification, User
+from accounts.oidc import local_login_refusal
 from accounts.services import account_refusal, audit_record, notification_mark_read
 from crm_project.api import codes
 from crm_project.api.envelope import api_error, api_response
 from crm_project.api.permissions import AUTHENTICATED
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
 
 
 def _refused_by_credentials(credentials: dict) -> str | None:
@@ -57,9 +66,67 @@ class TokenObtainView(APIView):
                 status=401,
                 headers={"WWW-Authenticate": 'Bearer realm="api"'},
             )
+        refused = local_login_refusal(user)
+        if refused is not None:
+            return api_error(codes.NOT_AUTHENTICATED, refused, status=401, headers=_CHALLENGE)
+        if totp.has_device(user):
+            # The password alone does not open an account with a second factor, here either.
+            if totp.is_locked(user):
+                return lockout_response(request._request)
+            otp_code = serializer.validated_data.get("otp_code") or ""
+            if not otp_code:
+                return api_error(
+                    codes.SECOND_FACTOR_REQUIRED,
+                    _("This account uses two-step sign-in: send `otp_code` with the password."),
+                    status=401,
+                    headers=_CHALLENGE,
+                )
+            if totp.verify(user, otp_code) is None:
+                audit_record(
+                    action="crm.auth.second_factor_failed",
+                    actor=user,
+                    obj=user,
+                    request=request._request,
+                    tenant=user.tenant,
+                )
+                if totp.is_locked(user):
+                    return lockout_response(request._request)
+                return api_error(
+                    codes.SECOND_FACTOR_REQUIRED,
+                    _("The second-factor code is wrong or was already used."),
+                    status=401,
+                    headers=_CHALLENGE,
+                )
         refresh = RefreshToken.for_user(user)
         audit_record(action="crm.auth.token_issued", actor=user, obj=user, request=request._request, tenant=user.tenant)
         return api_response({"access": str(refresh.access_token), "refresh": str(refresh)})
+
+
+class LogoutView(APIView):
+    """End this access token at once (and the refresh token sent along): both answer 401 afterwards."""
+
+    required_perms = {"POST": AUTHENTICATED}  # one's own tokens only
+    required_scopes = {"POST": None}
+
+    @extend_schema(request=LogoutRequestSerializer, responses={200: None}, tags=["auth"])
+    def post(self, request):
+        serializer = LogoutRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        from accounts.authentication import deny_access_token
+
+        if isinstance(request.auth, AccessToken):
+            deny_access_token(request.auth)
+        raw = serializer.validated_data.get("refresh")
+        if raw:
+            try:
+                refresh = RefreshToken(raw)
+            except TokenError:
+                refresh = None
+            if refresh is not None and str(refresh.get("user_id")) == str(request.user.pk):
+                with contextlib.suppress(TokenError):  # already blacklisted
+                    refresh.blacklist()
+        audit_record(action="crm.auth.logout", actor=request.user, obj=request.user, request=request._request)
+        return api_response(None)
 
 
 class TokenRefreshView(SimpleTokenRefreshView):

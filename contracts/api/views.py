@@ -13,6 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from accounts.integration import IntegrationSignatureAuthentication
 from accounts.models import User
 from accounts.roles import can_see_contact_details
+from accounts.stepup import check_api_step_up, value_differs
 from contracts import services
 from contracts.api.serializers import (
     ChangeRequestCreateSerializer,
@@ -172,6 +173,8 @@ class ContractDetailView(ContractAPIView):
         serializer = ContractUpdateSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        if "contract_amount" in data and value_differs(contract.contract_amount, data["contract_amount"]):
+            check_api_step_up(request)  # a browser session confirms its second factor again (PRD 7.1)
         contract = services.contract_update(actor=request.user, contract=contract, data=data, request=request)
         return self.ok(contract, _("Contract updated"))
 
@@ -264,6 +267,8 @@ class ChangeRequestDecisionView(ContractAPIView):
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         note = serializer.validated_data.get("note", "")
+        if self.decision == "approve" and "contract_amount" in (change.changes or {}):
+            check_api_step_up(request)
         if self.decision == "approve":
             services.change_request_approve(actor=request.user, change=change, note=note, request=request)
         else:

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts import stepup
 from contracts import selectors, services
 from contracts.forms import (
     ChangeRequestForm,
@@ -78,6 +79,12 @@ def change_request_decide(request, pk: int):
         raise Http404(_("No such change request."))
     back = safe_next(request, request.POST.get("next"), reverse("contracts:approval_queue"))
     form = DecisionForm(request.POST)
+    if (
+        request.POST.get("decision") == DecisionForm.APPROVE
+        and "contract_amount" in (change.changes or {})
+        and stepup.needs_step_up(request)
+    ):
+        return stepup.step_up_response(request)  # approving a new amount needs a fresh second factor
     if not form.is_valid():
         messages.error(request, _("Choose approve or reject."))
         return HttpResponseRedirect(back)

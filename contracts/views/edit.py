@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from accounts import stepup
 from contracts import services
 from contracts.forms import (
     ContractTermsForm,
@@ -39,6 +40,11 @@ def contract_edit(request, pk: int):
     )
     status = 200
     if request.method == "POST":
+        # A new contract amount is a sensitive change: a fresh second factor first (PRD 7.1).
+        if stepup.needs_step_up(request) and stepup.value_differs(
+            contract.contract_amount, request.POST.get("contract_amount")
+        ):
+            return stepup.step_up_response(request)
         if form.is_valid():
             try:
                 services.contract_update(

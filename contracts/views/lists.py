@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.stepup import step_up_required
 from contracts import selectors
 from contracts.choices import ContractStatus, ContractType
 from contracts.filtersets import ContractFilterSet
@@ -84,6 +85,7 @@ def contract_list(request):
 
 @login_required
 @permission_required((VIEW, EXPORT), raise_exception=True)
+@step_up_required
 def contract_export(request):
     """The current filtered and sorted list as CSV; amounts masked without the permission."""
     user = request.user

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError as SortError
 
+from accounts.stepup import step_up_required
 from contracts import selectors, services
 from contracts.masking import can_see_amount, masked_amount
 from contracts.models import Contract
@@ -109,6 +110,7 @@ def renewal_pipeline(request):
 
 @login_required
 @permission_required((VIEW, EXPORT), raise_exception=True)
+@step_up_required
 def renewal_export(request):
     window, items = _pipeline(request)
     rows = items if isinstance(items, list) else _pipeline_rows(request, items)

@@ -12,6 +12,8 @@ CONTACT_INVALID = 40003
 PERMISSION_DENIED = 40004
 CONTRACT_INVALID = 40005
 NOT_AUTHENTICATED = 40100
+SECOND_FACTOR_REQUIRED = 40101
+STEP_UP_REQUIRED = 40301
 NOT_FOUND = 40400
 METHOD_NOT_ALLOWED = 40500
 NOT_ACCEPTABLE = 40600
@@ -34,6 +36,8 @@ DESCRIPTIONS = {
     PERMISSION_DENIED: _("Permission denied"),
     CONTRACT_INVALID: _("Contract dates or amount are invalid"),
     NOT_AUTHENTICATED: _("Authentication required or credentials invalid"),
+    SECOND_FACTOR_REQUIRED: _("The account has a second factor: send `otp_code` (authenticator or recovery code)"),
+    STEP_UP_REQUIRED: _("Sensitive action: confirm your second factor again at /accounts/step-up/, then retry"),
     NOT_FOUND: _("Not found"),
     METHOD_NOT_ALLOWED: _("Method not allowed"),
     NOT_ACCEPTABLE: _("Not acceptable"),

@@ -7,6 +7,10 @@ describes the endpoint). A method the view does not implement is left to DRF, wh
 
 `AUTHENTICATED` as a value means "any signed-in user of the tenant" (e.g. one's own notifications): it must be
 written down, never implied by a missing entry.
+
+A caller authenticated by a service-account API token (accounts.api_tokens) also needs the method's scope:
+`required_scopes = {"GET": "read:customers"}` on the view, or else the scope derived from `required_perms`
+(`view_*` -> `read:<area>`, anything else -> `write:<area>`). A method without a scope refuses tokens (fail closed).
 """
 
 from __future__ import annotations
@@ -53,17 +57,46 @@ def user_may(user, perms: tuple[str, ...]) -> bool:
     return bool(user and user.is_authenticated and user.has_perms(perms))
 
 
+def _api_token(request):
+    from accounts.models_auth import ApiToken
+
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ApiToken) else None
+
+
+def token_may(request, view, method: str) -> bool:
+    """True unless the caller is an API token lacking the scope of `method` (or the method declares none)."""
+    token = _api_token(request)
+    if token is None:
+        return True
+    from accounts.api_tokens import token_allows
+
+    return token_allows(token, view, method)
+
+
 class RolePermission(BasePermission):
     """Model permission per HTTP method; methods a view does not list are refused (fail closed)."""
 
     message = _("You do not have permission to perform this action.")
 
+    def _refuse_scope(self, request, view, method: str) -> bool:
+        if token_may(request, view, method):
+            return False
+        from accounts.api_tokens import required_scopes
+
+        needed = required_scopes(view, method)
+        if needed:
+            self.message = _("This API token lacks the scope %(scope)s.") % {"scope": ", ".join(needed)}
+        else:
+            self.message = _("This endpoint cannot be used with an API token.")
+        return True
+
     def has_permission(self, request, view):
         method = request.method.upper()
         if method == "OPTIONS":
             return any(
-                user_may(request.user, perms)
-                for perms in (required_permissions(view, name) for name in implemented_methods(view))
+                user_may(request.user, perms) and token_may(request, view, name)
+                for name, perms in ((name, required_permissions(view, name)) for name in implemented_methods(view))
                 if perms is not None
             )
         handler_name = "get" if method == "HEAD" else method.lower()
@@ -72,4 +105,6 @@ class RolePermission(BasePermission):
         perms = required_permissions(view, method)
         if perms is None:
             return False
-        return user_may(request.user, perms)
+        if not user_may(request.user, perms):
+            return False
+        return not self._refuse_scope(request, view, method)

@@ -133,6 +133,17 @@ def register_extensions() -> None:
         target_class = "accounts.authentication.TenantSessionAuthentication"
         name = "cookieAuth"
 
+    class ApiTokenScheme(OpenApiAuthenticationExtension):
+        target_class = "accounts.api_tokens.ApiTokenAuthentication"
+        name = "apiToken"
+
+        def get_security_definition(self, auto_schema):
+            return {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Service-account API token `crm_…` (scoped, expiring; see accounts/api_tokens.py).",
+            }
+
     class IntegrationSignatureScheme(OpenApiAuthenticationExtension):
         target_class = "accounts.integration.IntegrationSignatureAuthentication"
         name = "integrationSignature"

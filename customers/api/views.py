@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.roles import can_see_amounts
+from accounts.stepup import check_api_step_up
 from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.exceptions import ApiError
@@ -282,7 +283,9 @@ class CustomerDetailView(CustomerAPIView):
 
     @extend_schema(responses={200: None}, tags=["customers"])
     def delete(self, request, customer_id):
-        services.customer_delete(actor=request.user, customer=self.get_customer(), request=request)
+        customer = self.get_customer()
+        check_api_step_up(request)
+        services.customer_delete(actor=request.user, customer=customer, request=request)
         return api_response(None, message=_("Customer deleted"))
 
 
@@ -450,6 +453,7 @@ class CustomerMergeView(CustomerAPIView):
     @extend_schema(request=MergeSerializer, responses={200: CustomerDetailSerializer}, tags=["customers"])
     def post(self, request, customer_id):
         survivor = self.get_customer()
+        check_api_step_up(request)
         serializer = MergeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         duplicate = customer_get_visible(request.user, serializer.validated_data["duplicate_id"])

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import AuditLog, User
 from accounts.registry import audit_labels
 from accounts.roles import can_see_amounts
+from accounts.stepup import step_up_required
 from crm_project.audit import ACCESS_PREFIX, CUSTOMER_VIEWED, record_access
 from crm_project.ui import error_text, wants_partial
 from customers import selectors, services
@@ -143,6 +144,7 @@ def customer_detail(request, pk: int):
 @login_required
 @permission_required(DELETE, raise_exception=True)
 @require_POST
+@step_up_required
 def customer_delete(request, pk: int):
     customer = _visible_or_404(request.user, pk)
     try:

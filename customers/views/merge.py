@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.stepup import step_up_required
 from crm_project.ui import error_text
 from customers import selectors, services
 from customers.forms import (
@@ -43,6 +44,7 @@ def _merge_value(customer: Customer, name: str) -> Any:
 
 @login_required
 @permission_required(MERGE, raise_exception=True)
+@step_up_required(methods=("POST",))
 def customer_merge(request, pk: int, other_pk: int):
     """Side by side: per field, which record's value survives, and which record remains."""
     first = _visible_or_404(request.user, pk)
