@@ -236,6 +236,13 @@ def apply(delta: Delta) -> None:
         _upsert_increments(ServiceDailyRollup._meta.db_table, ["day", "category", "priority"], list(COUNTERS), rows)
     if hist:
         _upsert_increments(ServiceMinutesHistogram._meta.db_table, ["day", "metric", "bucket"], ["count"], hist)
+    # Keys a ticket left (its day, category or priority changed) are dropped once empty, as a rebuild leaves them.
+    emptied = {k[0] for k, v in delta.rows.items() if v[0] < 0}
+    if emptied:
+        ServiceDailyRollup.objects.filter(day__in=emptied, tickets=0).delete()
+    emptied = {k[0] for k, n in delta.hist.items() if n < 0}
+    if emptied:
+        ServiceMinutesHistogram.objects.filter(day__in=emptied, count=0).delete()
 
 
 def _month_start(day: date) -> datetime:

@@ -299,7 +299,7 @@ def sees_all(user: User) -> bool:
 def _deleted_delta(since: datetime) -> rollup.Delta | None:
     """The contributions of deleted customers' tickets opened since `since` (the rollups count every ticket;
     the figures leave deleted customers out, and they are few)."""
-    deleted = list(Customer.objects.filter(deleted_at__isnull=False).values_list("pk", flat=True))
+    deleted = list(Customer.objects.filter(deleted_at__isnull=False).order_by().values_list("pk", flat=True))
     if not deleted:
         return None
     delta = rollup.Delta()
