@@ -458,10 +458,11 @@ def _ingest(
                 request=request,
                 changes={"created": (None, result.created), "updated": (None, result.updated)},
             )
-        for record, kinds in breaches:
-            _send_breaches(record, kinds)
-        for record in rated:
-            _send_rating(record, actor)
+        with signals.batch(customer_ids={record.customer_id for record, _kinds in breaches}):
+            for record, kinds in breaches:
+                _send_breaches(record, kinds)
+            for record in rated:
+                _send_rating(record, actor)
     return result
 
 
