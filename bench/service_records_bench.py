@@ -290,6 +290,14 @@ def bench_reads(tenant: Tenant, admin: User, samples: int, runs: int) -> None:
             per = ServiceRecord.objects.filter(customer_id__in=chosen).count() / len(chosen)
         print(f"[stats] customer service-stats {period}, {samples} distinct customers (~{per:.0f} tickets each, all "
               f"periods): {stats(spent)}  (load {load()})", flush=True)  # fmt: skip
+    # Reference: the plain customer detail endpoint for other distinct customers (the request overhead alone).
+    spent = []
+    for cid in rng.sample(ids, samples):
+        start = time.perf_counter()
+        response = client.get(f"/api/v1/customers/{cid}")
+        spent.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, response.content[:300]
+    print(f"[stats] reference: GET /customers/{{id}}, {samples} distinct customers: {stats(spent)}  (load {load()})")
     from service_records.selectors import _overview_key
 
     page = Client()

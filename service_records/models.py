@@ -105,7 +105,9 @@ class ServiceRecord(TenantOwnedModel):
             models.Index(fields=["customer", "breached", "opened_at"], name="idx_sr_customer_breached"),
             models.Index(fields=["contract", "opened_at"], name="idx_sr_contract_opened"),
             # The tenant page's worst customers and breaches: the breached tickets of a period, index only.
-            models.Index(fields=["tenant", "breached", "opened_at", "customer"], name="idx_sr_tenant_breached"),
+            models.Index(
+                fields=["tenant", "breached", "opened_at", "customer", "breach_minutes"], name="idx_sr_tenant_breached2"
+            ),
         ]
         permissions = [("rate_servicerecord", "Can enter satisfaction ratings and NPS answers")]
 
@@ -152,6 +154,9 @@ class NpsResponse(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "customer", "responded_at"], name="idx_nps_customer_time"),
             models.Index(fields=["tenant", "responded_at"], name="idx_nps_tenant_time"),
+            # Tenant-wide NPS and its monthly trend read the index only (score, and customer for deleted ones).
+            models.Index(fields=["tenant", "responded_at", "score", "customer"], name="idx_nps_tenant_score"),
+            models.Index(fields=["tenant", "responded_month", "score", "customer"], name="idx_nps_tenant_month"),
         ]
 
     def __str__(self) -> str:
@@ -276,6 +281,8 @@ class ServiceMinutesHistogram(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "day", "metric", "bucket"], name="uk_service_histogram")
         ]
+        # A period's histogram is summed from the index alone (no row lookup per day and bucket).
+        indexes = [models.Index(fields=["tenant", "day", "metric", "bucket", "count"], name="idx_histogram_cover")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.metric} {self.bucket}: {self.count}"

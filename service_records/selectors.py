@@ -366,8 +366,14 @@ def tenant_overview(user: User, period: str = "3m", *, now: datetime | None = No
                     "resolution_compliance": _pct(entry["met"], entry["judged"]),
                 }
             )
+    # The ten ids from the index (tenant, breached, opened_at, customer, breach_minutes), then their rows.
+    worst_ids = list(
+        breached.filter(breach_minutes__isnull=False)
+        .order_by("-breach_minutes", "-id")
+        .values_list("id", flat=True)[:10]
+    )
     worst = list(
-        breached.filter(breach_minutes__isnull=False).select_related("customer").order_by("-breach_minutes", "-id")[:10]
+        ServiceRecord.objects.filter(pk__in=worst_ids).select_related("customer").order_by("-breach_minutes", "-id")
     )
     return {
         "period": period,
