@@ -220,3 +220,17 @@ def test_histogram_buckets_are_exact_below_an_hour_and_within_two_percent_above(
     for minutes in [64, 65, 100, 240, 1439, 4320, 100_000, 9_999_999]:
         value = rollup.bucket_value(rollup.bucket_of(minutes))
         assert abs(value - minutes) <= 0.021 * minutes + 0.5, (minutes, value)
+
+
+def test_a_csm_sees_the_figures_of_their_own_customers_only(owner, teammate, world):
+    a = world[0]  # the teammate manages only this customer
+    with tenant_scope(owner.tenant):
+        overview = selectors.tenant_overview(teammate, "12m")
+        rows = ServiceRecord.objects.filter(customer=a, opened_at__gte=selectors.period_since("12m"))
+        expected = rollup.stats_from_rows(
+            rows.values_list(*rollup.RAW_FIELDS), selectors.nps_figures(NpsResponse.objects.filter(customer=a))
+        )
+    assert expected["tickets"] == 6
+    assert {**overview["stats"], "distribution": overview["distribution"]} == expected
+    assert {row["customer_id"] for row in overview["by_customer"]} <= {a.pk}
+    assert all(record.customer_id == a.pk for record in overview["worst_breaches"])
