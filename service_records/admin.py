@@ -9,16 +9,16 @@ from service_records.models import ServiceDailyRollup, ServiceMinutesHistogram, 
 
 @admin.register(ServiceDailyRollup)
 class ServiceDailyRollupAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
-    list_display = ("day", "category", "priority", "tickets", "open_tickets", "breaches", "rated", "tenant")
-    list_filter = ("priority", "day")
+    list_display = ("day", "span", "category", "priority", "tickets", "open_tickets", "breaches", "rated", "tenant")
+    list_filter = ("span", "priority", "day")
     search_fields = ("category",)
     date_hierarchy = "day"
 
 
 @admin.register(ServiceMinutesHistogram)
 class ServiceMinutesHistogramAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
-    list_display = ("day", "metric", "bucket", "count", "tenant")
-    list_filter = ("metric", "day")
+    list_display = ("day", "span", "metric", "bucket", "count", "tenant")
+    list_filter = ("span", "metric", "day")
     search_fields = ("metric",)
 
 

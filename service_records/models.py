@@ -214,14 +214,20 @@ def _counter(label):
     return models.IntegerField(label, default=0, editable=False)
 
 
+SPANS = [("d", _("day")), ("m", _("month"))]
+
+
 class ServiceDailyRollup(TenantOwnedModel):
-    """Counters of the tickets opened on one local day, per category and priority, for the tenant-wide figures.
+    """Counters of the tickets opened on one local day (span "d") or in one month (span "m", `day` = its first
+    day), per category and priority, for the tenant-wide figures: a period reads the day rows of its first,
+    partial month and the month rows after it.
 
     Additive only (counts and sums), kept by `service_records.rollup` in the same transaction as every ticket
     write (increments of the old and new contribution of each changed ticket), and rebuilt from the tickets by
     the idempotent job `service_records.rebuild_rollups`.
     """
 
+    span = models.CharField(_("span"), max_length=1, choices=SPANS, default="d", editable=False)
     day = models.DateField(_("day"), editable=False)
     category = models.CharField(_("category"), max_length=50, blank=True, editable=False)
     priority = models.CharField(_("priority"), max_length=4, editable=False)
@@ -257,7 +263,9 @@ class ServiceDailyRollup(TenantOwnedModel):
         verbose_name_plural = _("daily service rollups")
         ordering = ["-day", "category", "priority"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "day", "category", "priority"], name="uk_service_rollup_day")
+            models.UniqueConstraint(
+                fields=["tenant", "span", "day", "category", "priority"], name="uk_service_rollup_span"
+            )
         ]
 
     def __str__(self) -> str:
@@ -265,9 +273,11 @@ class ServiceDailyRollup(TenantOwnedModel):
 
 
 class ServiceMinutesHistogram(TenantOwnedModel):
-    """How many tickets opened on a local day took `bucket` minutes to respond / resolve (tenant-wide median
-    and p90 without the raw minutes; buckets in service_records.rollup: exact below 64, then 4 % wide)."""
+    """How many tickets opened on a local day (or in a month, span "m") took `bucket` minutes to respond / resolve
+    (tenant-wide median and p90 without the raw minutes; buckets in service_records.rollup: exact below 64, then
+    4 % wide)."""
 
+    span = models.CharField(_("span"), max_length=1, choices=SPANS, default="d", editable=False)
     day = models.DateField(_("day"), editable=False)
     metric = models.CharField(_("metric"), max_length=10, editable=False)
     bucket = models.PositiveSmallIntegerField(_("bucket"), editable=False)
@@ -279,10 +289,14 @@ class ServiceMinutesHistogram(TenantOwnedModel):
         verbose_name_plural = _("service minutes histograms")
         ordering = ["-day", "metric", "bucket"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "day", "metric", "bucket"], name="uk_service_histogram")
+            models.UniqueConstraint(
+                fields=["tenant", "span", "day", "metric", "bucket"], name="uk_service_histogram_span"
+            )
         ]
         # A period's histogram is summed from the index alone (no row lookup per day and bucket).
-        indexes = [models.Index(fields=["tenant", "day", "metric", "bucket", "count"], name="idx_histogram_cover")]
+        indexes = [
+            models.Index(fields=["tenant", "span", "day", "metric", "bucket", "count"], name="idx_histogram_span_cover")
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.metric} {self.bucket}: {self.count}"

@@ -1,7 +1,8 @@
 """Rollups of service records: the tenant-wide figures read a few thousand counter rows, not every ticket.
 
 One row of `ServiceDailyRollup` holds additive counters (tickets, open, judged / met targets, breaches, rating
-counts and sums, minute sums) of the tickets opened on one local day with one category and priority;
+counts and sums, minute sums) of the tickets opened on one local day (span "d") or in one month (span "m")
+with one category and priority; a period reads the day rows of its partial first month and the month rows;
 `ServiceMinutesHistogram` holds per day how many tickets took `bucket` minutes to respond / resolve (median
 and p90 tenant-wide come from it: exact below 64 minutes, within ±2 % above; docs/decisions.md).
 
@@ -149,21 +150,24 @@ def counters(row: tuple) -> list[int]:
 
 
 class Delta:
-    """Counter increments per (day, category, priority) and histogram increments per (day, metric, bucket)."""
+    """Counter increments per (span, day, category, priority) and histogram increments per (span, day, metric,
+    bucket); every ticket counts in its day row ("d") and in its month row ("m", day = the month's first)."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0] * N)
-        self.hist: dict[tuple[date, str, int], int] = defaultdict(int)
+        self.rows: dict[tuple[str, date, str, str], list[int]] = defaultdict(lambda: [0] * N)
+        self.hist: dict[tuple[str, date, str, int], int] = defaultdict(int)
 
     def add(self, row: tuple, sign: int = 1) -> None:
         day = day_of(row)
-        vector = self.rows[(day, row[1] or "", row[2])]
-        for index, value in enumerate(counters(row)):
-            if value:
-                vector[index] += sign * value
-        for metric, minutes in (("response", row[16]), ("resolution", row[17])):
-            if minutes is not None:
-                self.hist[(day, metric, bucket_of(minutes))] += sign
+        vector = counters(row)
+        for span, first in (("d", day), ("m", day.replace(day=1))):
+            target = self.rows[(span, first, row[1] or "", row[2])]
+            for index, value in enumerate(vector):
+                if value:
+                    target[index] += sign * value
+            for metric, minutes in (("response", row[16]), ("resolution", row[17])):
+                if minutes is not None:
+                    self.hist[(span, first, metric, bucket_of(minutes))] += sign
 
     def change(self, before: tuple | None, after: tuple | None) -> None:
         """A ticket changed from `before` (None: new) to `after` (None: gone)."""
@@ -229,18 +233,20 @@ def apply(delta: Delta) -> None:
         return
     tenant = current_tenant()
     day = connection.ops.adapt_datefield_value
-    rows = [[tenant.pk, day(k[0]), k[1], k[2], *v] for k, v in sorted(delta.rows.items()) if any(v)]
-    hist = [[tenant.pk, day(k[0]), k[1], k[2], n] for k, n in sorted(delta.hist.items()) if n]
+    rows = [[tenant.pk, k[0], day(k[1]), k[2], k[3], *v] for k, v in sorted(delta.rows.items()) if any(v)]
+    hist = [[tenant.pk, k[0], day(k[1]), k[2], k[3], n] for k, n in sorted(delta.hist.items()) if n]
     lock()
     if rows:
-        _upsert_increments(ServiceDailyRollup._meta.db_table, ["day", "category", "priority"], list(COUNTERS), rows)
+        keys = ["span", "day", "category", "priority"]
+        _upsert_increments(ServiceDailyRollup._meta.db_table, keys, list(COUNTERS), rows)
     if hist:
-        _upsert_increments(ServiceMinutesHistogram._meta.db_table, ["day", "metric", "bucket"], ["count"], hist)
+        keys = ["span", "day", "metric", "bucket"]
+        _upsert_increments(ServiceMinutesHistogram._meta.db_table, keys, ["count"], hist)
     # Keys a ticket left (its day, category or priority changed) are dropped once empty, as a rebuild leaves them.
-    emptied = {k[0] for k, v in delta.rows.items() if v[0] < 0}
+    emptied = {k[1] for k, v in delta.rows.items() if v[0] < 0}
     if emptied:
         ServiceDailyRollup.objects.filter(day__in=emptied, tickets=0).delete()
-    emptied = {k[0] for k, n in delta.hist.items() if n < 0}
+    emptied = {k[1] for k, n in delta.hist.items() if n < 0}
     if emptied:
         ServiceMinutesHistogram.objects.filter(day__in=emptied, count=0).delete()
 
@@ -279,7 +285,9 @@ def rebuild() -> dict[str, int]:
             ServiceMinutesHistogram.objects.filter(day__gte=start, day__lt=end).delete()
             ServiceDailyRollup.objects.bulk_create(
                 [
-                    ServiceDailyRollup(day=k[0], category=k[1], priority=k[2], **dict(zip(COUNTERS, v, strict=True)))
+                    ServiceDailyRollup(
+                        span=k[0], day=k[1], category=k[2], priority=k[3], **dict(zip(COUNTERS, v, strict=True))
+                    )
                     for k, v in delta.rows.items()
                     if any(v)
                 ],
@@ -287,7 +295,7 @@ def rebuild() -> dict[str, int]:
             )
             ServiceMinutesHistogram.objects.bulk_create(
                 [
-                    ServiceMinutesHistogram(day=k[0], metric=k[1], bucket=k[2], count=n)
+                    ServiceMinutesHistogram(span=k[0], day=k[1], metric=k[2], bucket=k[3], count=n)
                     for k, n in delta.hist.items()
                     if n
                 ],
@@ -421,14 +429,23 @@ def stats_from_rows(rows: Iterable[tuple], nps: dict[str, Any]) -> dict[str, Any
     return figures(groups, exact_summary(response), exact_summary(resolution), nps)
 
 
+def _period_rows(model, since: date):
+    """The rows of a model covering tickets opened on or after `since`: the day rows of since's month from
+    `since` on (none when it is a month's first day), then the month rows."""
+    from django.db.models import Q
+
+    boundary = since if since.day == 1 else _next_month(since)
+    return model.objects.filter(Q(span="d", day__gte=since, day__lt=boundary) | Q(span="m", day__gte=boundary))
+
+
 def stats_from_rollup(since: date, nps: dict[str, Any], minus: Delta | None = None) -> dict[str, Any]:
-    """The tenant's figures for tickets opened on or after `since` from the rollups (two grouped queries);
-    `minus` takes contributions away (the tickets of deleted customers)."""
+    """The tenant's figures for tickets opened on or after `since` from the rollups (two grouped queries over
+    at most a month of day rows plus the month rows); `minus` takes contributions away (deleted customers)."""
     from service_records.models import ServiceDailyRollup, ServiceMinutesHistogram
 
     groups: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * N)
     for row in (
-        ServiceDailyRollup.objects.filter(day__gte=since)
+        _period_rows(ServiceDailyRollup, since)
         .order_by()
         .values("category", "priority")
         .annotate(**{f"s_{name}": Sum(name) for name in COUNTERS})
@@ -436,7 +453,7 @@ def stats_from_rollup(since: date, nps: dict[str, Any], minus: Delta | None = No
         groups[(row["category"], row["priority"])] = [int(row[f"s_{name}"] or 0) for name in COUNTERS]
     hist: dict[str, dict[int, int]] = {metric: defaultdict(int) for metric in METRICS}
     for metric, bucket, count in (
-        ServiceMinutesHistogram.objects.filter(day__gte=since)
+        _period_rows(ServiceMinutesHistogram, since)
         .order_by()
         .values("metric", "bucket")
         .annotate(n=Sum("count"))
@@ -445,13 +462,13 @@ def stats_from_rollup(since: date, nps: dict[str, Any], minus: Delta | None = No
         if metric in hist:
             hist[metric][bucket] += int(count or 0)
     if minus is not None:
-        for (day, category, priority), vector in minus.rows.items():
-            if day >= since:
+        for (span, day, category, priority), vector in minus.rows.items():
+            if span == "d" and day >= since:
                 target = groups[(category, priority)]
                 for index, value in enumerate(vector):
                     target[index] -= value
-        for (day, metric, bucket), count in minus.hist.items():
-            if day >= since:
+        for (span, day, metric, bucket), count in minus.hist.items():
+            if span == "d" and day >= since:
                 hist[metric][bucket] -= count
     total = [0] * N
     for vector in groups.values():
@@ -463,12 +480,12 @@ def stats_from_rollup(since: date, nps: dict[str, Any], minus: Delta | None = No
 
 
 def monthly_from_rollup(first: date, last: date, minus: Delta | None = None) -> dict[date, list[int]]:
-    """Counter vectors per month (first day) for the months first..last (one grouped query over days)."""
+    """Counter vectors per month (first day) for the months first..last (one grouped query over month rows)."""
     from service_records.models import ServiceDailyRollup
 
     months: dict[date, list[int]] = defaultdict(lambda: [0] * N)
     for row in (
-        ServiceDailyRollup.objects.filter(day__gte=first, day__lt=_next_month(last))
+        ServiceDailyRollup.objects.filter(span="m", day__gte=first, day__lt=_next_month(last))
         .order_by()
         .values("day")
         .annotate(**{f"s_{name}": Sum(name) for name in COUNTERS})
@@ -477,8 +494,8 @@ def monthly_from_rollup(first: date, last: date, minus: Delta | None = None) -> 
         for index, name in enumerate(COUNTERS):
             target[index] += int(row[f"s_{name}"] or 0)
     if minus is not None:
-        for (day, _category, _priority), vector in minus.rows.items():
-            if first <= day < _next_month(last):
+        for (span, day, _category, _priority), vector in minus.rows.items():
+            if span == "d" and first <= day < _next_month(last):
                 target = months[day.replace(day=1)]
                 for index, value in enumerate(vector):
                     target[index] -= value

@@ -114,6 +114,9 @@ def test_rollup_figures_equal_the_figures_of_the_tickets_after_every_write(owner
     raw = assert_same(owner)
     assert raw["tickets"] == 18 and raw["open"] == 4 and raw["breaches"] > 0 and raw["satisfaction"]["responses"] == 9
     assert_same(owner, "1m")
+    # A period starting mid-February reads February's day rows from the 10th on and the month rows after it.
+    with time_machine.travel("2026-03-10 12:00:00+08:00", tick=False):
+        assert 0 < assert_same(owner, "1m")["tickets"] < 18
 
     # The same batch again with changes: a status, a priority (new SLA copy), a rating, a customer's ticket moved
     # to another day.
