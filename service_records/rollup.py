@@ -77,7 +77,7 @@ COUNTERS = (
     "resolution_sum",
 )
 N = len(COUNTERS)
-I = {name: index for index, name in enumerate(COUNTERS)}  # noqa: E741
+AT = {name: index for index, name in enumerate(COUNTERS)}  # the position of each counter in a vector
 METRICS = ("response", "resolution")
 
 # --- Histogram buckets --------------------------------------------------------------------------------------------
@@ -329,7 +329,7 @@ def _pct(part: int, whole: int) -> float | None:
     return None if not whole else round(100.0 * part / whole, 1)
 
 
-def _avg(total: int, count: int) -> float | None:
+def average(total: int, count: int) -> float | None:
     return None if not count else round(total / count, 2)
 
 
@@ -377,10 +377,10 @@ def figures(
         for target in (total, by_category[category], by_priority[priority]):
             for index, value in enumerate(vector):
                 target[index] += value
-    satisfied = sum(total[I[f"overall_{score}"]] for score in range(CSAT_SATISFIED_MIN, 6))
-    satisfaction = {"overall": _avg(total[I["sum_overall"]], total[I["rated"]])}
+    satisfied = sum(total[AT[f"overall_{score}"]] for score in range(CSAT_SATISFIED_MIN, 6))
+    satisfaction = {"overall": average(total[AT["sum_overall"]], total[AT["rated"]])}
     for name in DIMENSIONS[1:]:
-        satisfaction[name] = _avg(total[I[f"sum_{name}"]], total[I[f"rated_{name}"]])
+        satisfaction[name] = average(total[AT[f"sum_{name}"]], total[AT[f"rated_{name}"]])
     categories = sorted(((c, v) for c, v in by_category.items() if v[0] > 0), key=lambda cv: (-cv[1][0], cv[0]))
     return {
         "tickets": total[0],
@@ -391,7 +391,12 @@ def figures(
         "response_minutes": response,
         "resolution_minutes": resolution,
         "by_category": [
-            {"category": c, "tickets": v[0], "breaches": v[7], "satisfaction": _avg(v[I["sum_overall"]], v[I["rated"]])}
+            {
+                "category": c,
+                "tickets": v[0],
+                "breaches": v[7],
+                "satisfaction": average(v[AT["sum_overall"]], v[AT["rated"]]),
+            }
             for c, v in categories[:20]
         ],
         "by_priority": [
@@ -405,11 +410,11 @@ def figures(
             for p, v in sorted(by_priority.items())
             if v[0] > 0
         ],
-        "satisfaction": {**{name: satisfaction[name] for name in DIMENSIONS}, "responses": total[I["rated"]]},
-        "csat": _pct(satisfied, total[I["rated"]]),
+        "satisfaction": {**{name: satisfaction[name] for name in DIMENSIONS}, "responses": total[AT["rated"]]},
+        "csat": _pct(satisfied, total[AT["rated"]]),
         "nps": nps["nps"],
         "nps_answers": nps["answers"],
-        "distribution": [total[I[f"overall_{score}"]] for score in range(1, 6)],
+        "distribution": [total[AT[f"overall_{score}"]] for score in range(1, 6)],
     }
 
 
@@ -474,8 +479,8 @@ def stats_from_rollup(since: date, nps: dict[str, Any], minus: Delta | None = No
     for vector in groups.values():
         for index, value in enumerate(vector):
             total[index] += value
-    response = histogram_summary(hist["response"], total[I["response_sum"]], total[I["response_count"]])
-    resolution = histogram_summary(hist["resolution"], total[I["resolution_sum"]], total[I["resolution_count"]])
+    response = histogram_summary(hist["response"], total[AT["response_sum"]], total[AT["response_count"]])
+    resolution = histogram_summary(hist["resolution"], total[AT["resolution_sum"]], total[AT["resolution_count"]])
     return figures(groups, response, resolution, nps)
 
 

@@ -388,7 +388,7 @@ def tenant_overview(user: User, period: str = "3m", *, now: datetime | None = No
 
 def _trends(months: dict[date, list[int]], nps: QuerySet[NpsResponse], starts: list[date]) -> dict[str, Any]:
     """monthly_trends' shape from counter vectors per month (the rollup path)."""
-    i = rollup.I
+    i = rollup.AT
     dims: dict[str, list] = {name: [] for name in DIMENSIONS}
     tickets, breaches, responses, csat = [], [], [], []
     for start in starts:
@@ -398,9 +398,9 @@ def _trends(months: dict[date, list[int]], nps: QuerySet[NpsResponse], starts: l
         responses.append(v[i["rated"]])
         satisfied = sum(v[i[f"overall_{score}"]] for score in range(CSAT_SATISFIED_MIN, 6))
         csat.append(_pct(satisfied, v[i["rated"]]))
-        dims["overall"].append(rollup._avg(v[i["sum_overall"]], v[i["rated"]]))
+        dims["overall"].append(rollup.average(v[i["sum_overall"]], v[i["rated"]]))
         for name in DIMENSIONS[1:]:
-            dims[name].append(rollup._avg(v[i[f"sum_{name}"]], v[i[f"rated_{name}"]]))
+            dims[name].append(rollup.average(v[i[f"sum_{name}"]], v[i[f"rated_{name}"]]))
     return {
         "labels": [s.strftime("%Y-%m") for s in starts],
         "dimensions": dims,
