@@ -54,6 +54,14 @@ class ServiceRecordsConfig(AppConfig):
         )
         jobs.register(
             Job(
+                "service_records.rebuild_rollups",
+                "service_records.tasks.rebuild_rollups",
+                _("Rebuild the service figures rollup"),
+                schedule=crontab(hour=3, minute=20),
+            )
+        )
+        jobs.register(
+            Job(
                 "service_records.monthly_reports",
                 "service_records.tasks.monthly_reports",
                 _("Monthly service reports"),

@@ -104,6 +104,10 @@ class ServiceRecord(TenantOwnedModel):
             models.Index(fields=["customer", "status"], name="idx_sr_customer_status"),
             models.Index(fields=["customer", "breached", "opened_at"], name="idx_sr_customer_breached"),
             models.Index(fields=["contract", "opened_at"], name="idx_sr_contract_opened"),
+            # The tenant page's worst customers and breaches: the breached tickets of a period, index only.
+            models.Index(
+                fields=["tenant", "breached", "opened_at", "customer", "breach_minutes"], name="idx_sr_tenant_breached2"
+            ),
         ]
         permissions = [("rate_servicerecord", "Can enter satisfaction ratings and NPS answers")]
 
@@ -150,6 +154,9 @@ class NpsResponse(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "customer", "responded_at"], name="idx_nps_customer_time"),
             models.Index(fields=["tenant", "responded_at"], name="idx_nps_tenant_time"),
+            # Tenant-wide NPS and its monthly trend read the index only (score, and customer for deleted ones).
+            models.Index(fields=["tenant", "responded_at", "score", "customer"], name="idx_nps_tenant_score"),
+            models.Index(fields=["tenant", "responded_month", "score", "customer"], name="idx_nps_tenant_month"),
         ]
 
     def __str__(self) -> str:
@@ -200,3 +207,112 @@ class ServiceReport(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.period_start}..{self.period_end}"
+
+
+# --- Rollups (tenant-wide figures without reading every ticket; service_records.rollup) ---------------------------
+def _counter(label):
+    return models.IntegerField(label, default=0, editable=False)
+
+
+SPANS = [("d", _("day")), ("m", _("month"))]
+
+
+class ServiceDailyRollup(TenantOwnedModel):
+    """Counters of the tickets opened on one local day (span "d") or in one month (span "m", `day` = its first
+    day), per category and priority, for the tenant-wide figures: a period reads the day rows of its first,
+    partial month and the month rows after it.
+
+    Additive only (counts and sums), kept by `service_records.rollup` in the same transaction as every ticket
+    write (increments of the old and new contribution of each changed ticket), and rebuilt from the tickets by
+    the idempotent job `service_records.rebuild_rollups`.
+    """
+
+    span = models.CharField(_("span"), max_length=1, choices=SPANS, default="d", editable=False)
+    day = models.DateField(_("day"), editable=False)
+    category = models.CharField(_("category"), max_length=50, blank=True, editable=False)
+    priority = models.CharField(_("priority"), max_length=4, editable=False)
+    tickets = _counter(_("tickets"))
+    open_tickets = _counter(_("open"))
+    with_target = _counter(_("with a target"))
+    response_judged = _counter(_("first response judged"))
+    response_met = _counter(_("first response met"))
+    resolution_judged = _counter(_("resolution judged"))
+    resolution_met = _counter(_("resolution met"))
+    breaches = _counter(_("breaches"))
+    rated = _counter(_("rated"))
+    overall_1 = _counter("overall = 1")
+    overall_2 = _counter("overall = 2")
+    overall_3 = _counter("overall = 3")
+    overall_4 = _counter("overall = 4")
+    overall_5 = _counter("overall = 5")
+    sum_overall = _counter(_("sum of overall ratings"))
+    sum_response_speed = _counter(_("sum of response speed ratings"))
+    rated_response_speed = _counter(_("response speed ratings"))
+    sum_professionalism = _counter(_("sum of professionalism ratings"))
+    rated_professionalism = _counter(_("professionalism ratings"))
+    sum_resolution_quality = _counter(_("sum of resolution quality ratings"))
+    rated_resolution_quality = _counter(_("resolution quality ratings"))
+    response_count = _counter(_("tickets with response minutes"))
+    response_sum = models.BigIntegerField(_("sum of response minutes"), default=0, editable=False)
+    resolution_count = _counter(_("tickets with resolution minutes"))
+    resolution_sum = models.BigIntegerField(_("sum of resolution minutes"), default=0, editable=False)
+
+    class Meta:
+        db_table = "customer_service_daily_rollup"
+        verbose_name = _("daily service rollup")
+        verbose_name_plural = _("daily service rollups")
+        ordering = ["-day", "category", "priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "span", "day", "category", "priority"], name="uk_service_rollup_span"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.category} {self.priority}"
+
+
+class ServiceMinutesHistogram(TenantOwnedModel):
+    """How many tickets opened on a local day (or in a month, span "m") took `bucket` minutes to respond / resolve
+    (tenant-wide median and p90 without the raw minutes; buckets in service_records.rollup: exact below 64, then
+    4 % wide)."""
+
+    span = models.CharField(_("span"), max_length=1, choices=SPANS, default="d", editable=False)
+    day = models.DateField(_("day"), editable=False)
+    metric = models.CharField(_("metric"), max_length=10, editable=False)
+    bucket = models.PositiveSmallIntegerField(_("bucket"), editable=False)
+    count = _counter(_("tickets"))
+
+    class Meta:
+        db_table = "customer_service_minutes_histogram"
+        verbose_name = _("service minutes histogram")
+        verbose_name_plural = _("service minutes histograms")
+        ordering = ["-day", "metric", "bucket"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "span", "day", "metric", "bucket"], name="uk_service_histogram_span"
+            )
+        ]
+        # A period's histogram is summed from the index alone (no row lookup per day and bucket).
+        indexes = [
+            models.Index(fields=["tenant", "span", "day", "metric", "bucket", "count"], name="idx_histogram_span_cover")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric} {self.bucket}: {self.count}"
+
+
+class ServiceRollupState(TenantOwnedModel):
+    """One row per tenant: rollup writers lock it (a rebuild step never interleaves with a ticket write) and it
+    records when the rollups were last rebuilt."""
+
+    rebuilt_at = models.DateTimeField(_("rebuilt at"), null=True, blank=True)
+
+    class Meta:
+        db_table = "customer_service_rollup_state"
+        verbose_name = _("service rollup state")
+        verbose_name_plural = _("service rollup states")
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="uk_service_rollup_state")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.rebuilt_at}"

@@ -5,7 +5,6 @@ number of queries; percentiles read one `values_list` per metric set (docs/perfo
 
 from __future__ import annotations
 
-import statistics
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,12 +16,12 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from customers.models import Customer
 from customers.selectors import SEE_ALL_ROLES, customers_visible_to
+from service_records import rollup
 from service_records.choices import (
     CSAT_SATISFIED_MIN,
     DIMENSION_LABELS,
     DIMENSIONS,
     NPS_TARGET,
-    OPEN_STATUSES,
     PERIODS,
     SATISFACTION_TARGET,
 )
@@ -100,36 +99,11 @@ def _round(value) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def _minutes_summary(values: list[int]) -> dict[str, float | None]:
-    if not values:
-        return {"mean": None, "median": None, "p90": None}
-    values.sort()
-    p90 = values[min(len(values) - 1, max(0, int(round(0.9 * len(values) + 0.5)) - 1))]
-    return {"mean": round(statistics.fmean(values), 1), "median": float(statistics.median(values)), "p90": float(p90)}
-
-
 RESPONDED = Q(first_response_at__isnull=False) | Q(resolved_at__isnull=False) | Q(closed_at__isnull=False)
 RESOLVED = Q(resolved_at__isnull=False) | Q(closed_at__isnull=False)
 # A target is judged once its outcome is known: met (answered / resolved in time) or already missed.
 RESPONSE_JUDGED = Q(sla_first_response_minutes__isnull=False) & (RESPONDED | Q(response_breached=True))
 RESOLUTION_JUDGED = Q(sla_resolution_minutes__isnull=False) & (RESOLVED | Q(resolution_breached=True))
-
-
-def _aggregates() -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "tickets": Count("id"),
-        "open": Count("id", filter=Q(status__in=OPEN_STATUSES)),
-        "response_judged": Count("id", filter=RESPONSE_JUDGED),
-        "response_met": Count("id", filter=RESPONSE_JUDGED & Q(response_breached=False)),
-        "resolution_judged": Count("id", filter=RESOLUTION_JUDGED),
-        "resolution_met": Count("id", filter=RESOLUTION_JUDGED & Q(resolution_breached=False)),
-        "breaches": Count("id", filter=Q(breached=True)),
-        "responses": Count("id", filter=Q(satisfaction_overall__isnull=False)),
-        "satisfied": Count("id", filter=Q(satisfaction_overall__gte=CSAT_SATISFIED_MIN)),
-    }
-    for name in DIMENSIONS:
-        values[f"avg_{name}"] = Avg(f"satisfaction_{name}")
-    return values
 
 
 def nps_figures(queryset: QuerySet[NpsResponse]) -> dict[str, Any]:
@@ -148,66 +122,13 @@ def service_stats(records: QuerySet[ServiceRecord], nps: QuerySet[NpsResponse]) 
     """The figures of PRD 2.1.3 for a set of tickets (already filtered by customer/contract and period).
 
     Compliance is the share of judged tickets with a target that met it (None without any such ticket).
-    Six queries whatever the volume.
+    Two queries: the tickets' narrow rows (a customer's or contract's set is small; the index range
+    (tenant, customer, opened_at) reads it) and the NPS aggregate; everything else is computed in Python
+    (service_records.rollup.stats_from_rows, the same code the tenant-wide rollup figures use).
     """
-    row = records.aggregate(**_aggregates())
-    response_values, resolution_values = [], []
-    for response, resolution in records.filter(
-        Q(response_minutes__isnull=False) | Q(resolution_minutes__isnull=False)
-    ).values_list("response_minutes", "resolution_minutes"):
-        if response is not None:
-            response_values.append(response)
-        if resolution is not None:
-            resolution_values.append(resolution)
-    by_category = [
-        {
-            "category": entry["category"] or "",
-            "tickets": entry["tickets"],
-            "breaches": entry["breaches"],
-            "satisfaction": _round(entry["avg"]),
-        }
-        for entry in records.values("category")
-        .annotate(tickets=Count("id"), breaches=Count("id", filter=Q(breached=True)), avg=Avg("satisfaction_overall"))
-        .order_by("-tickets", "category")[:20]
-    ]
-    by_priority = [
-        {
-            "priority": entry["priority"],
-            "tickets": entry["tickets"],
-            "breaches": entry["breaches"],
-            "first_response_compliance": _pct(entry["response_met"], entry["response_judged"]),
-            "resolution_compliance": _pct(entry["resolution_met"], entry["resolution_judged"]),
-        }
-        for entry in records.values("priority")
-        .annotate(
-            tickets=Count("id"),
-            breaches=Count("id", filter=Q(breached=True)),
-            response_judged=Count("id", filter=RESPONSE_JUDGED),
-            response_met=Count("id", filter=RESPONSE_JUDGED & Q(response_breached=False)),
-            resolution_judged=Count("id", filter=RESOLUTION_JUDGED),
-            resolution_met=Count("id", filter=RESOLUTION_JUDGED & Q(resolution_breached=False)),
-        )
-        .order_by("priority")
-    ]
-    nps_row = nps_figures(nps)
-    return {
-        "tickets": row["tickets"],
-        "open": row["open"],
-        "first_response_compliance": _pct(row["response_met"], row["response_judged"]),
-        "resolution_compliance": _pct(row["resolution_met"], row["resolution_judged"]),
-        "breaches": row["breaches"],
-        "response_minutes": _minutes_summary(response_values),
-        "resolution_minutes": _minutes_summary(resolution_values),
-        "by_category": by_category,
-        "by_priority": by_priority,
-        "satisfaction": {
-            **{name: _round(row[f"avg_{name}"]) for name in DIMENSIONS},
-            "responses": row["responses"],
-        },
-        "csat": _pct(row["satisfied"], row["responses"]),
-        "nps": nps_row["nps"],
-        "nps_answers": nps_row["answers"],
-    }
+    stats = rollup.stats_from_rows(records.order_by().values_list(*rollup.RAW_FIELDS), nps_figures(nps))
+    stats.pop("distribution")
+    return stats
 
 
 def customer_stats(customer: Customer, period: str = "3m", *, now: datetime | None = None) -> dict[str, Any]:
@@ -261,15 +182,7 @@ def monthly_trends(
         csat[i] = _pct(row["s"], row["n"])
         for name in DIMENSIONS:
             dims[name][i] = _round(row[name])
-    for row in (
-        nps.filter(responded_month__gte=starts[0], responded_month__lte=starts[-1])
-        .values("responded_month")
-        .annotate(a=Count("id"), p=Count("id", filter=Q(score__gte=9)), d=Count("id", filter=Q(score__lte=6)))
-        .order_by()
-    ):
-        i = index.get(row["responded_month"])
-        if i is not None and row["a"]:
-            nps_values[i] = round(100.0 * (row["p"] - row["d"]) / row["a"], 1)
+    nps_values = _nps_by_month(nps, starts)
     return {
         "labels": [s.strftime("%Y-%m") for s in starts],
         "dimensions": dims,
@@ -279,6 +192,22 @@ def monthly_trends(
         "csat": csat,
         "nps": nps_values,
     }
+
+
+def _nps_by_month(nps: QuerySet[NpsResponse], starts: list[date]) -> list[float | None]:
+    """NPS per month (one GROUP BY on the stored local month of the answers)."""
+    index = {start: i for i, start in enumerate(starts)}
+    values: list[float | None] = [None] * len(starts)
+    for row in (
+        nps.filter(responded_month__gte=starts[0], responded_month__lte=starts[-1])
+        .values("responded_month")
+        .annotate(a=Count("id"), p=Count("id", filter=Q(score__gte=9)), d=Count("id", filter=Q(score__lte=6)))
+        .order_by()
+    ):
+        i = index.get(row["responded_month"])
+        if i is not None and row["a"]:
+            values[i] = round(100.0 * (row["p"] - row["d"]) / row["a"], 1)
+    return values
 
 
 def trend_charts(trends: dict[str, Any]) -> dict[str, dict]:
@@ -363,44 +292,88 @@ def suggestions(records: QuerySet[ServiceRecord], stats: dict[str, Any]) -> list
 
 
 # --- The tenant-wide page -----------------------------------------------------------------------------------------
-def tenant_overview(user: User, period: str = "3m", *, now: datetime | None = None) -> dict[str, Any]:
-    """Compliance by customer (worst first), worst breaches, satisfaction distribution and the tenant's figures."""
-    since = period_since(period, now)
-    records = records_visible_to(user).filter(opened_at__gte=since)
-    nps = nps_visible_to(user).filter(responded_at__gte=since)
-    stats = service_stats(records, nps)
-    per_customer = []
-    for entry in (
-        records.filter(Q(sla_first_response_minutes__isnull=False) | Q(sla_resolution_minutes__isnull=False))
-        .values("customer_id", "customer__customer_name")
-        .annotate(
-            tickets=Count("id"),
-            breaches=Count("id", filter=Q(breached=True)),
-            judged=Count("id", filter=RESOLUTION_JUDGED),
-            met=Count("id", filter=RESOLUTION_JUDGED & Q(resolution_breached=False)),
-        )
-        .filter(breaches__gt=0)
-        .order_by("-breaches", "customer_id")[:20]
+def sees_all(user: User) -> bool:
+    return user.is_superuser or user.role in SEE_ALL_ROLES
+
+
+def _deleted_delta(since: datetime) -> rollup.Delta | None:
+    """The contributions of deleted customers' tickets opened since `since` (the rollups count every ticket;
+    the figures leave deleted customers out, and they are few)."""
+    deleted = list(Customer.objects.filter(deleted_at__isnull=False).order_by().values_list("pk", flat=True))
+    if not deleted:
+        return None
+    delta = rollup.Delta()
+    for row in (
+        ServiceRecord.objects.filter(customer_id__in=deleted, opened_at__gte=since)
+        .order_by()
+        .values_list(*rollup.RAW_FIELDS)
     ):
-        per_customer.append(
-            {
-                "customer_id": entry["customer_id"],
-                "customer_name": entry["customer__customer_name"],
-                "tickets": entry["tickets"],
-                "breaches": entry["breaches"],
-                "resolution_compliance": _pct(entry["met"], entry["judged"]),
-            }
-        )
-    worst = list(
-        records.filter(breached=True, breach_minutes__isnull=False)
-        .select_related("customer")
-        .order_by("-breach_minutes", "-id")[:10]
+        delta.add(row)
+    return delta
+
+
+def tenant_overview(user: User, period: str = "3m", *, now: datetime | None = None) -> dict[str, Any]:
+    """Compliance by customer (worst first), worst breaches, satisfaction distribution, the tenant's figures and
+    the 12-month trends.
+
+    A role that sees every customer reads the rollups (service_records.rollup: a few grouped queries over
+    day rows, whatever the number of tickets) minus the tickets of deleted customers; a CSM's own book is
+    computed from its tickets. The worst customers and breaches read the breached tickets of the period
+    through the index (tenant, breached, opened_at, customer).
+    """
+    since = period_since(period, now)
+    today = timezone.localdate(now or timezone.now())
+    starts = month_starts(12, today)
+    records = records_visible_to(user).filter(opened_at__gte=since)
+    nps_all = nps_visible_to(user)
+    nps = nps_figures(nps_all.filter(responded_at__gte=since))
+    if sees_all(user):
+        minus = _deleted_delta(min(since, day_start(starts[0])))
+        stats = rollup.stats_from_rollup(timezone.localdate(since), nps, minus)
+        trends = _trends(rollup.monthly_from_rollup(starts[0], starts[-1], minus), nps_all, starts)
+    else:
+        stats = rollup.stats_from_rows(records.order_by().values_list(*rollup.RAW_FIELDS), nps)
+        trends = monthly_trends(records_visible_to(user), nps_all, today=today)
+    distribution = stats.pop("distribution")
+    breached = records.filter(breached=True)
+    top = [
+        entry["customer_id"]
+        for entry in breached.order_by()
+        .values("customer_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "customer_id")[:20]
+    ]
+    per_customer = []
+    if top:
+        for entry in (
+            records.filter(customer_id__in=top)
+            .filter(Q(sla_first_response_minutes__isnull=False) | Q(sla_resolution_minutes__isnull=False))
+            .values("customer_id", "customer__customer_name")
+            .annotate(
+                tickets=Count("id"),
+                breaches=Count("id", filter=Q(breached=True)),
+                judged=Count("id", filter=RESOLUTION_JUDGED),
+                met=Count("id", filter=RESOLUTION_JUDGED & Q(resolution_breached=False)),
+            )
+            .order_by("-breaches", "customer_id")
+        ):
+            per_customer.append(
+                {
+                    "customer_id": entry["customer_id"],
+                    "customer_name": entry["customer__customer_name"],
+                    "tickets": entry["tickets"],
+                    "breaches": entry["breaches"],
+                    "resolution_compliance": _pct(entry["met"], entry["judged"]),
+                }
+            )
+    # The ten ids from the index (tenant, breached, opened_at, customer, breach_minutes), then their rows.
+    worst_ids = list(
+        breached.filter(breach_minutes__isnull=False)
+        .order_by("-breach_minutes", "-id")
+        .values_list("id", flat=True)[:10]
     )
-    distribution = dict(
-        records.filter(satisfaction_overall__isnull=False)
-        .values_list("satisfaction_overall")
-        .annotate(count=Count("id"))
-        .values_list("satisfaction_overall", "count")
+    worst = list(
+        ServiceRecord.objects.filter(pk__in=worst_ids).select_related("customer").order_by("-breach_minutes", "-id")
     )
     return {
         "period": period,
@@ -408,42 +381,57 @@ def tenant_overview(user: User, period: str = "3m", *, now: datetime | None = No
         "stats": stats,
         "by_customer": per_customer,
         "worst_breaches": worst,
-        "distribution": [distribution.get(score, 0) for score in range(1, 6)],
+        "distribution": distribution,
+        "trends": trends,
     }
 
 
-OVERVIEW_TTL = 600
-WARM_PERIODS = ("3m",)
+def _trends(months: dict[date, list[int]], nps: QuerySet[NpsResponse], starts: list[date]) -> dict[str, Any]:
+    """monthly_trends' shape from counter vectors per month (the rollup path)."""
+    i = rollup.AT
+    dims: dict[str, list] = {name: [] for name in DIMENSIONS}
+    tickets, breaches, responses, csat = [], [], [], []
+    for start in starts:
+        v = months.get(start, [0] * rollup.N)
+        tickets.append(v[i["tickets"]])
+        breaches.append(v[i["breaches"]])
+        responses.append(v[i["rated"]])
+        satisfied = sum(v[i[f"overall_{score}"]] for score in range(CSAT_SATISFIED_MIN, 6))
+        csat.append(_pct(satisfied, v[i["rated"]]))
+        dims["overall"].append(rollup.average(v[i["sum_overall"]], v[i["rated"]]))
+        for name in DIMENSIONS[1:]:
+            dims[name].append(rollup.average(v[i[f"sum_{name}"]], v[i[f"rated_{name}"]]))
+    return {
+        "labels": [s.strftime("%Y-%m") for s in starts],
+        "dimensions": dims,
+        "tickets": tickets,
+        "breaches": breaches,
+        "responses": responses,
+        "csat": csat,
+        "nps": _nps_by_month(nps, starts),
+    }
+
+
+OVERVIEW_TTL = 60
 
 
 def _overview_key(user: User, period: str) -> str:
-    audience = "all" if user.is_superuser or user.role in SEE_ALL_ROLES else f"user{user.pk}"
+    audience = "all" if sees_all(user) else f"user{user.pk}"
     return f"crm:service_records:overview:{user.tenant_id}:{audience}:{period}:{timezone.localdate().isoformat()}"
 
 
 def tenant_quality(user: User, period: str, *, refresh: bool = False) -> dict[str, Any]:
-    """The tenant-wide page's figures (overview + 12-month trends), cached for 10 minutes per audience.
-
-    Over a million tickets the aggregates take seconds, so the 5-minute breach scan recomputes the
-    "everyone" audience for the default period 3m (`warm_tenant_quality`) and the page reads the cached copy;
-    the page shows when its figures were computed. Other periods and CSM audiences are computed on first request.
-    """
+    """The tenant-wide page's figures (overview + 12-month trends), computed fresh from the rollups in a few
+    queries and kept one minute per audience (a page reload or the API right after reads the copy)."""
     key = _overview_key(user, period)
     if not refresh:
         cached = cache.get(key)
         if cached is not None:
             return cached
     overview = tenant_overview(user, period)
-    overview["trends"] = monthly_trends(records_visible_to(user), nps_visible_to(user))
     overview["computed_at"] = timezone.now()
     cache.set(key, overview, OVERVIEW_TTL)
     return overview
-
-
-def warm_tenant_quality(user: User) -> int:
-    for period in WARM_PERIODS:
-        tenant_quality(user, period, refresh=True)
-    return len(WARM_PERIODS)
 
 
 def timeline_window(records: QuerySet[ServiceRecord], before: datetime | None, limit: int) -> list[ServiceRecord]:

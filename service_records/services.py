@@ -21,11 +21,10 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record, notify
-from accounts.tenancy import current_tenant
 from contracts.choices import ContractStatus, TicketPriority
 from contracts.models import Contract, ContractSlaBinding
 from customers.models import Customer, CustomerContact
-from service_records import signals
+from service_records import rollup, signals
 from service_records.choices import (
     AT_RISK_MINUTES,
     DIMENSIONS,
@@ -372,60 +371,68 @@ def _ingest(
         seen.add(key)
         parsed.append((index, item, values))
     lookup = _Lookup.load([values for _i, _item, values in parsed], only_customer)
-    existing: dict[tuple[str, str], ServiceRecord] = {}
     external_ids = {values["external_id"] for _i, _item, values in parsed}
     sources = {values["source_system"] for _i, _item, values in parsed}
-    if external_ids:
-        # Both columns of the unique key (tenant, source_system, external_id): MariaDB ranges over the index
-        # only when every column is constrained (external_id alone scanned 340k rows: 9.8 s).
-        for record in ServiceRecord.objects.filter(source_system__in=sources, external_id__in=external_ids):
-            existing[(record.source_system, record.external_id)] = record
-    to_create: list[ServiceRecord] = []
-    to_update: list[ServiceRecord] = []
-    to_write: list[ServiceRecord] = []  # matched tickets whose stored values actually change
-    breaches: list[tuple[ServiceRecord, list[str]]] = []
-    rated: list[ServiceRecord] = []
-    for index, item, values in parsed:
-        customer = lookup.customers.get(values["customer_code"])
-        if customer is None:
-            _fail(result, index, item, "customer_code", _("Unknown customer."))
-            continue
-        contract = None
-        if values["contract_code"]:
-            contract = lookup.contracts_by_code.get(values["contract_code"])
-            if contract is None:
-                _fail(result, index, item, "contract_code", _("Unknown contract."))
-                continue
-            if contract.customer_id != customer.pk:
-                _fail(result, index, item, "contract_code", _("This contract belongs to another customer."))
-                continue
-        else:
-            contract = _contract_on(
-                lookup.contracts_by_customer.get(customer.pk, []), timezone.localdate(values["opened_at"])
-            )
-        record = existing.get((values["source_system"], values["external_id"]))
-        if record is not None and record.customer_id != customer.pk:
-            _fail(result, index, item, "customer_code", _("This ticket was recorded for another customer."))
-            continue
-        if record is None:
-            record = ServiceRecord(
-                customer=customer, source_system=values["source_system"], external_id=values["external_id"]
-            )
-            to_create.append(record)
-        else:
-            record.customer = customer
-            to_update.append(record)
-        before = _stored(record) if record.pk else None
-        if _apply_ticket(record, values, contract, lookup):
-            rated.append(record)
-        kinds = compute_sla(record, now)
-        if kinds:
-            breaches.append((record, kinds))
-        if before is not None and _stored(record) != before:
-            to_write.append(record)
     with transaction.atomic():
+        existing: dict[tuple[str, str], ServiceRecord] = {}
+        if external_ids:
+            # Both columns of the unique key (tenant, source_system, external_id): MariaDB ranges over the index
+            # only when every column is constrained (external_id alone scanned 340k rows: 9.8 s). Locked, so the
+            # rollup increments start from the stored state (service_records.rollup).
+            for record in ServiceRecord.objects.select_for_update().filter(
+                source_system__in=sources, external_id__in=external_ids
+            ):
+                existing[(record.source_system, record.external_id)] = record
+        to_create: list[ServiceRecord] = []
+        to_update: list[ServiceRecord] = []
+        to_write: list[ServiceRecord] = []  # matched tickets whose stored values actually change
+        breaches: list[tuple[ServiceRecord, list[str]]] = []
+        rated: list[ServiceRecord] = []
+        delta = rollup.Delta()
+        for index, item, values in parsed:
+            customer = lookup.customers.get(values["customer_code"])
+            if customer is None:
+                _fail(result, index, item, "customer_code", _("Unknown customer."))
+                continue
+            contract = None
+            if values["contract_code"]:
+                contract = lookup.contracts_by_code.get(values["contract_code"])
+                if contract is None:
+                    _fail(result, index, item, "contract_code", _("Unknown contract."))
+                    continue
+                if contract.customer_id != customer.pk:
+                    _fail(result, index, item, "contract_code", _("This contract belongs to another customer."))
+                    continue
+            else:
+                contract = _contract_on(
+                    lookup.contracts_by_customer.get(customer.pk, []), timezone.localdate(values["opened_at"])
+                )
+            record = existing.get((values["source_system"], values["external_id"]))
+            if record is not None and record.customer_id != customer.pk:
+                _fail(result, index, item, "customer_code", _("This ticket was recorded for another customer."))
+                continue
+            if record is None:
+                record = ServiceRecord(
+                    customer=customer, source_system=values["source_system"], external_id=values["external_id"]
+                )
+                to_create.append(record)
+            else:
+                record.customer = customer
+                to_update.append(record)
+            before = _stored(record) if record.pk else None
+            counted = rollup.snapshot(record) if record.pk else None
+            if _apply_ticket(record, values, contract, lookup):
+                rated.append(record)
+            kinds = compute_sla(record, now)
+            if kinds:
+                breaches.append((record, kinds))
+            if before is None:
+                delta.add(rollup.snapshot(record))
+            elif _stored(record) != before:
+                to_write.append(record)
+                delta.change(counted, rollup.snapshot(record))
         if to_create:
-            ServiceRecord.objects.bulk_create(to_create, batch_size=500)
+            ServiceRecord.objects.bulk_create(to_create, batch_size=1000)
             if any(record.pk is None for record in to_create):  # backends without RETURNING
                 keys = {(r.source_system, r.external_id): r for r in to_create}
                 for pk, source, ext in ServiceRecord.objects.filter(
@@ -437,7 +444,8 @@ def _ingest(
         if to_write:
             for record in to_write:
                 record.updated_at = now
-            _update_many(to_write, [*WRITTEN_FIELDS, "updated_at"])
+            _upsert(to_write)
+        rollup.apply(delta)
         result.created, result.updated = len(to_create), len(to_update)
         result.records = to_create + to_update
         if to_create or to_update:
@@ -450,10 +458,11 @@ def _ingest(
                 request=request,
                 changes={"created": (None, result.created), "updated": (None, result.updated)},
             )
-        for record, kinds in breaches:
-            _send_breaches(record, kinds)
-        for record in rated:
-            _send_rating(record, actor)
+        with signals.batch(customer_ids={record.customer_id for record, _kinds in breaches}):
+            for record, kinds in breaches:
+                _send_breaches(record, kinds)
+            for record in rated:
+                _send_rating(record, actor)
     return result
 
 
@@ -465,23 +474,14 @@ def _stored(record: ServiceRecord) -> tuple:
     return tuple(getattr(record, ServiceRecord._meta.get_field(name).attname) for name in WRITTEN_FIELDS)
 
 
-def _update_many(rows: list[ServiceRecord], names: list[str]) -> None:
-    """One parameterised UPDATE per row sent with executemany: linear, unlike bulk_update's CASE per column
-    (16 s → well under a second for 1,000 tickets, docs/performance.md). Rows are already tenant-checked."""
-    fields = [ServiceRecord._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    tenant = current_tenant()
-    sql = (
-        f"UPDATE {quote(ServiceRecord._meta.db_table)} SET {assignments} "
-        f"WHERE {quote('id')} = %s AND {quote('tenant_id')} = %s"
+def _upsert(rows: list[ServiceRecord]) -> None:
+    """Changed tickets written with one multi-row upsert per 1,000 (INSERT ... ON DUPLICATE KEY UPDATE on
+    MariaDB/MySQL, ON CONFLICT (id) DO UPDATE elsewhere): the rows exist (locked above), so every one updates.
+    MySQL/MariaDB refuse a named conflict target (any unique key decides there), like the health app's upsert."""
+    target = {"unique_fields": ["pk"]} if connection.features.supports_update_conflicts_with_target else {}
+    ServiceRecord.objects.bulk_create(
+        rows, batch_size=1000, update_conflicts=True, update_fields=[*WRITTEN_FIELDS, "updated_at"], **target
     )
-    params = [
-        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields] + [row.pk, tenant.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
 
 
 def tickets_ingest(*, tickets: Any, actor: User | None = None, request=None) -> IngestResult:
@@ -549,11 +549,19 @@ def _ticket_values(record: ServiceRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in TICKET_FIELDS}
 
 
-def _save_record(record: ServiceRecord, actor: User, now: datetime) -> list[str]:
+def _save_record(record: ServiceRecord, actor: User, now: datetime, before: tuple | None = None) -> list[str]:
+    """Validate and save one ticket; its rollup contribution moves from `before` (None: new) to its new state."""
     kinds = compute_sla(record, now)
     record.full_clean(exclude=["tenant", "customer", "contract"])
     record.save()
+    _count(before, record)
     return kinds
+
+
+def _count(before: tuple | None, record: ServiceRecord) -> None:
+    delta = rollup.Delta()
+    delta.change(before, rollup.snapshot(record))
+    rollup.apply(delta)
 
 
 @transaction.atomic
@@ -620,13 +628,14 @@ STAFF_FIELDS = ("title", "description", "category", "channel", "status", "first_
 def record_update(*, actor: User, record: ServiceRecord, data: dict[str, Any], request=None) -> ServiceRecord:
     """Staff-side fields of a ticket (status, timestamps, solution, ...); the SLA copy stays as it arrived."""
     record = ServiceRecord.objects.select_for_update().select_related("customer").get(pk=record.pk)
+    before = rollup.snapshot(record)
     changes = {}
     for name in STAFF_FIELDS:
         if name in data and data[name] != getattr(record, name):
             changes[name] = (getattr(record, name), data[name])
             setattr(record, name, data[name])
     _check_order(record)
-    kinds = _save_record(record, actor, timezone.now())
+    kinds = _save_record(record, actor, timezone.now(), before)
     if changes:
         audit_record(action="crm.service_record.updated", actor=actor, obj=record, request=request, changes=changes)
     _send_breaches(record, kinds)
@@ -637,6 +646,7 @@ def record_update(*, actor: User, record: ServiceRecord, data: dict[str, Any], r
 def rating_set(*, actor: User | None, record: ServiceRecord, data: dict[str, Any], request=None) -> ServiceRecord:
     """Enter or correct the satisfaction ratings (1-5 per dimension) and the comment of a ticket."""
     record = ServiceRecord.objects.select_for_update().select_related("customer").get(pk=record.pk)
+    before = rollup.snapshot(record)
     errors: dict[str, list[str]] = {}
     changes = {}
     for name in DIMENSIONS:
@@ -664,6 +674,7 @@ def rating_set(*, actor: User | None, record: ServiceRecord, data: dict[str, Any
         return record
     record.rated_at = timezone.now()
     record.save(update_fields=[*RATING_FIELDS, "updated_at"])
+    _count(before, record)
     audit_record(action="crm.service_record.rated", actor=actor, obj=record, request=request, changes=changes)
     _send_rating(record, actor)
     return record
@@ -732,10 +743,12 @@ def sla_scan(*, now: datetime | None = None) -> dict[str, int]:
     for record in candidates.iterator(chunk_size=500):
         counts["scanned"] += 1
         state_before = record.sla_state
+        counted = rollup.snapshot(record)
         with transaction.atomic():
             kinds = compute_sla(record, now)
             if kinds or record.sla_state != state_before:
                 record.save(update_fields=[*SLA_FIELDS, "handling_minutes", "updated_at"])
+                _count(counted, record)
                 changed.append(record.pk)
             _send_breaches(record, kinds)
         counts["breached"] += int(record.breached)
@@ -896,12 +909,3 @@ def report_generated(report: ServiceReport) -> None:
         obj=report.customer,
         changes={"report": (None, f"{report.period_start}..{report.period_end}")},
     )
-
-
-def quality_warm(tenant) -> int:
-    """Recompute the cached tenant-wide figures (seen by admins, leads, finance, viewers) after a scan."""
-    from accounts.roles import TENANT_ADMIN
-    from service_records.selectors import warm_tenant_quality
-
-    admin = User.objects.filter(tenant=tenant, is_active=True, groups__name=TENANT_ADMIN).order_by("pk").first()
-    return warm_tenant_quality(admin) if admin is not None else 0

@@ -14,7 +14,17 @@ def scan_sla(tenant) -> dict:
     """Every 5 minutes: mark open tickets past (or within 30 minutes of) their SLA, notify managers once."""
     with job_run("service_records.scan_sla", tenant) as counts:
         counts.update(services.sla_scan(now=timezone.now()))
-        counts["warmed"] = services.quality_warm(tenant)
+    return counts
+
+
+@shared_task(base=TenantTask, name="service_records.tasks.rebuild_rollups")
+def rebuild_rollups(tenant) -> dict:
+    """Nightly: recompute the tenant-wide rollups from the tickets, month by month (idempotent; the ticket
+    writes keep them exact in between, this repairs anything written around the services)."""
+    from service_records import rollup
+
+    with job_run("service_records.rebuild_rollups", tenant) as counts:
+        counts.update(rollup.rebuild())
     return counts
 
 

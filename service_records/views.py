@@ -164,38 +164,33 @@ def record_detail(request, pk: int):
     )
 
 
-@login_required
-@permission_required(CHANGE, raise_exception=True)
-@require_POST
-def record_edit(request, pk: int):
+def _record_post(request, pk: int, form_class, write, done: str):
+    """A form posted on a ticket's page (staff edit or rating): validate, write through the service, go back."""
     record = _record_or_404(request, pk)
-    form = RecordEditForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("service_records:record_detail", pk=record.pk)
     try:
-        services.record_update(actor=request.user, record=record, data=form.cleaned_data, request=request)
-        messages.success(request, _("Service record saved."))
+        write(actor=request.user, record=record, data=form.cleaned_data, request=request)
+        messages.success(request, done)
     except ValidationError as exc:
         messages.error(request, error_text(exc))
     return redirect("service_records:record_detail", pk=record.pk)
+
+
+@login_required
+@permission_required(CHANGE, raise_exception=True)
+@require_POST
+def record_edit(request, pk: int):
+    return _record_post(request, pk, RecordEditForm, services.record_update, _("Service record saved."))
 
 
 @login_required
 @permission_required(RATE, raise_exception=True)
 @require_POST
 def record_rate(request, pk: int):
-    record = _record_or_404(request, pk)
-    form = RatingForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-        return redirect("service_records:record_detail", pk=record.pk)
-    try:
-        services.rating_set(actor=request.user, record=record, data=form.cleaned_data, request=request)
-        messages.success(request, _("Rating saved."))
-    except ValidationError as exc:
-        messages.error(request, error_text(exc))
-    return redirect("service_records:record_detail", pk=record.pk)
+    return _record_post(request, pk, RatingForm, services.rating_set, _("Rating saved."))
 
 
 @login_required

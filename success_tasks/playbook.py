@@ -82,6 +82,23 @@ def sla_breach_count(customer_id: int, days: int, now: datetime) -> int:
     ).count()
 
 
+def sla_breach_counts(customer_ids, days: int, now: datetime) -> dict[int, int]:
+    """sla_breach_count for many customers in one grouped query (a batch of ingested tickets)."""
+    from django.db.models import Count
+
+    from service_records.models import ServiceRecord
+
+    return dict(
+        ServiceRecord.objects.filter(
+            customer_id__in=list(customer_ids), breached=True, opened_at__gte=now - timedelta(days=days)
+        )
+        .order_by()
+        .values("customer_id")
+        .annotate(n=Count("id"))
+        .values_list("customer_id", "n")
+    )
+
+
 def check_sla(rule, count: int) -> Firing | None:
     if count >= max(int(rule.threshold), 1):
         return Firing(_("%(count)s SLA breaches in %(days)s days") % {"count": count, "days": rule.window_days}, count)

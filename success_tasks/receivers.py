@@ -14,14 +14,16 @@ from communications.signals import communication_logged, follow_up_due
 from customers.extensions import TimelineEntry
 from customers.models import Customer
 from customers.signals import customer_merged, success_task_requested
-from service_records.signals import nps_received, rating_received, sla_breached
+from service_records.signals import batch_customers, batch_memo, nps_received, rating_received, sla_breached
 from success_tasks.choices import Trigger
 
 logger = logging.getLogger(__name__)
 
 
-def _run(customer, trigger: str, check) -> None:
-    """Evaluate one trigger for one customer inside the customer's tenant; a failure never breaks the sender."""
+def _run(customer, trigger: str, check, *, memo=None) -> None:
+    """Evaluate one trigger for one customer inside the customer's tenant; a failure never breaks the sender.
+
+    `memo` (service_records.signals.batch_memo) keeps the tenant's rules for the rest of a batch of signals."""
     from success_tasks import services
 
     if customer is None:
@@ -29,7 +31,8 @@ def _run(customer, trigger: str, check) -> None:
     try:
         scope = current_tenant()
         if scope is not None and scope.pk == customer.tenant_id:
-            services.rules_on_event(trigger, customer, check)
+            rules = memo(("rules", customer.tenant_id, trigger), lambda: services.rules_for(trigger)) if memo else None
+            services.rules_on_event(trigger, customer, check, rules=rules)
         else:
             from accounts.models import Tenant
 
@@ -43,7 +46,12 @@ def _run(customer, trigger: str, check) -> None:
 def on_rating(sender, record=None, customer=None, **kwargs) -> None:
     from success_tasks import playbook
 
-    _run(customer or record.customer, Trigger.SATISFACTION_BELOW, lambda rule: playbook.check_rating(rule, record))
+    _run(
+        customer or record.customer,
+        Trigger.SATISFACTION_BELOW,
+        lambda rule: playbook.check_rating(rule, record),
+        memo=batch_memo,
+    )
 
 
 @receiver(nps_received, dispatch_uid="success_tasks.nps")
@@ -62,9 +70,21 @@ def on_sla_breached(sender, record=None, customer=None, **kwargs) -> None:
     customer = customer or record.customer
 
     def check(rule):
-        return playbook.check_sla(rule, playbook.sla_breach_count(customer.pk, rule.window_days, timezone.now()))
+        batch = batch_customers()
+        if batch is None or customer.pk not in batch:
+            return playbook.check_sla(rule, playbook.sla_breach_count(customer.pk, rule.window_days, timezone.now()))
+        # Inside an ingest batch every ticket is written before the first signal: one grouped count for all.
+        counts = batch_memo(
+            ("sla_counts", customer.tenant_id, rule.window_days),
+            lambda: playbook.sla_breach_counts(batch, rule.window_days, timezone.now()),
+        )
+        return playbook.check_sla(rule, counts.get(customer.pk, 0))
 
-    _run(customer, Trigger.SLA_BREACHES, check)
+    # The count does not change within a batch, so a customer's second breach in it would fire nothing new.
+    batch_memo(
+        ("sla_evaluated", customer.tenant_id, customer.pk),
+        lambda: _run(customer, Trigger.SLA_BREACHES, check, memo=batch_memo),
+    )
 
 
 @receiver(communication_logged, dispatch_uid="success_tasks.communication")

@@ -398,12 +398,13 @@ def rules_for(*triggers: str) -> list[PlaybookRule]:
     return [rule for rule in rules_ensure_defaults() if rule.enabled and rule.trigger in triggers]
 
 
-def rules_on_event(trigger: str, customer: Customer, check) -> list[CustomerSuccessTask]:
-    """Evaluate the enabled rules of one trigger for one customer; `check(rule) -> Firing | None`."""
+def rules_on_event(trigger: str, customer: Customer, check, *, rules=None) -> list[CustomerSuccessTask]:
+    """Evaluate the enabled rules of one trigger for one customer; `check(rule) -> Firing | None`.
+    `rules`: the trigger's rules when the caller already has them (a batch of signals)."""
     if customer is None or customer.deleted_at is not None or customer.merged_into_id:
         return []
     created = []
-    for rule in rules_for(trigger):
+    for rule in rules if rules is not None else rules_for(trigger):
         firing = check(rule)
         if firing is not None:
             task = rule_fire(rule, customer, firing)

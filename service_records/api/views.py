@@ -22,7 +22,7 @@ from crm_project.api.permissions import RolePermission
 from crm_project.api.sorting import SortFilter
 from crm_project.audit import record_export
 from customers.models import CustomerContact
-from customers.selectors import customer_get_visible
+from customers.selectors import customers_visible_to
 from service_records import selectors, services
 from service_records.api.serializers import (
     IngestResultSerializer,
@@ -66,7 +66,10 @@ class CustomerScopedView(GenericAPIView):
 
     def get_customer(self):
         customer_id = self.kwargs["customer_id"]
-        customer = customer_get_visible(self.request.user, customer_id) if 0 < customer_id < 2**63 else None
+        # One query: the visibility rule without the contacts and tags the 360° page prefetches.
+        customer = (
+            customers_visible_to(self.request.user).filter(pk=customer_id).first() if 0 < customer_id < 2**63 else None
+        )
         if customer is None:
             raise NotFound(_("Customer not found."))
         return customer
@@ -184,8 +187,8 @@ class ContractServiceStatsView(GenericAPIView):
 
 
 class TenantServiceStatsView(GenericAPIView):
-    """`GET /service-stats?period=...`: the figures over every customer the caller sees (cached up to 10 minutes,
-    refreshed by the 5-minute scan; see selectors.tenant_quality)."""
+    """`GET /service-stats?period=...`: the figures over every customer the caller sees (from the rollups, kept
+    one minute; see selectors.tenant_quality)."""
 
     permission_classes = [IsAuthenticated, RolePermission]
     required_perms = {"GET": VIEW}

@@ -6,9 +6,19 @@
  * where `chart` is {"type": "line"|"bar"|"doughnut", "labels": [...], "datasets": [{"label", "data", ...}],
  *                   "targets": [{"value": 4.5, "label": "Target 4.5"}], "y": {"min": 0, "max": 5}}.
  * Targets are drawn as dashed horizontal lines. htmx swaps are handled: new canvases render on htmx:load.
+ *
+ * Lazy loading (tabs that arrive by htmx; the page itself need not load the chart library): an element
+ *   <div data-chart-src="{% static 'vendor/chartjs/chart.umd.min.js' %}" data-charts-src="{% static 'js/charts.js' %}">
+ * around the canvases makes this file load Chart.js once (crmCharts.start) and render them. A tab loads this
+ * file with a plain <script> tag, or injects it from data-charts-src (health/health.js).
  */
 (function () {
   "use strict";
+  if (window.crmCharts) {
+    // Loaded a second time (a tab swapped in again): the first copy does the work.
+    window.crmCharts.start();
+    return;
+  }
   var PALETTE = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d"];
 
   var targetLines = {
@@ -67,7 +77,32 @@
     (root || document).querySelectorAll("canvas[data-chart]").forEach(render);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { renderAll(document); });
+  // Load a script once; `done` runs when it is there (at once for an empty src).
+  function load(src, done) {
+    if (!src) return done();
+    var existing = document.querySelector('script[data-crm-src="' + src + '"]');
+    if (existing) {
+      if (existing.dataset.loaded) return done();
+      existing.addEventListener("load", done);
+      return;
+    }
+    var script = document.createElement("script");
+    script.src = src;
+    script.dataset.crmSrc = src;
+    script.addEventListener("load", function () { script.dataset.loaded = "1"; done(); });
+    document.head.appendChild(script);
+  }
+
+  // Chart.js from the first [data-chart-src] element when the page has not loaded it, then every canvas.
+  function start() {
+    var host = document.querySelector("[data-chart-src]");
+    if (!host) return;
+    load(window.Chart ? null : host.dataset.chartSrc, function () { renderAll(document); });
+  }
+
+  window.crmCharts = { renderAll: renderAll, load: load, start: start };
+  document.addEventListener("DOMContentLoaded", function () { renderAll(document); start(); });
   document.addEventListener("htmx:load", function (event) { renderAll(event.target); });
-  window.crmCharts = { renderAll: renderAll };
+  document.addEventListener("htmx:afterSettle", start);
+  if (document.readyState !== "loading") start();
 })();

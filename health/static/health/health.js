@@ -1,30 +1,16 @@
 /* The customer page's Health tab arrives by htmx (or with the page); the page itself does not load the chart
- * library. This file loads Chart.js and static/js/charts.js once, in order, then renders the tab's canvases.
- * Script URLs come from data attributes of [data-chart-src] (no inline script: CSP). */
+ * library. The lazy loader lives in static/js/charts.js (crmCharts.start): this file only brings that file in
+ * once (its URL is the data-charts-src attribute; no inline script: CSP), and it loads Chart.js and renders. */
 (function () {
   "use strict";
-  function load(src, done) {
-    if (!src) return done();
-    var existing = document.querySelector('script[data-hc-src="' + src + '"]');
-    if (existing) {
-      if (existing.dataset.loaded) return done();
-      existing.addEventListener("load", done);
-      return;
-    }
-    var script = document.createElement("script");
-    script.src = src;
-    script.dataset.hcSrc = src;
-    script.addEventListener("load", function () { script.dataset.loaded = "1"; done(); });
-    document.head.appendChild(script);
-  }
   function start() {
-    var host = document.querySelector("[data-chart-src]");
-    if (!host) return;
-    var render = function () { if (window.crmCharts) window.crmCharts.renderAll(document); };
-    if (window.Chart && window.crmCharts) return render();
-    load(window.Chart ? null : host.dataset.chartSrc, function () {
-      load(window.crmCharts ? null : host.dataset.chartsSrc, render);
-    });
+    if (window.crmCharts) return window.crmCharts.start();
+    var host = document.querySelector("[data-charts-src]");
+    if (!host || document.querySelector("script[data-crm-charts]")) return;
+    var script = document.createElement("script");
+    script.src = host.dataset.chartsSrc;
+    script.dataset.crmCharts = "1";
+    document.head.appendChild(script);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
