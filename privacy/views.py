@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import audit_record
+from accounts.stepup import needs_step_up, step_up_response
 from crm_project.ui import error_text
 from privacy import services
 from privacy.forms import RequestForm, RetentionForm
@@ -25,12 +26,13 @@ RETENTION = "privacy.change_retentionpolicy"
 
 
 def second_factor_gate(request):
-    """STEP-UP CALL SITE for every data-subject action taken in the browser (issue #15, 7.1).
+    """Every data-subject action taken in the browser asks for a fresh second factor (issue #15, 7.1).
 
-    Returns None when the user may go on, or the response to send instead (the step-up prompt). accounts' step-up
-    decorator is built on another branch: it is wired here, in this one place, when the branches meet. Until then
-    the browser flow does not ask for the second factor. The API (tokens, JWT) never asks (privacy/api/views.py).
+    Returns None when the user may go on, or the step-up prompt to send instead. The API asks session callers the
+    same way (`check_api_step_up`); JWT and API-token clients are never asked.
     """
+    if needs_step_up(request):
+        return step_up_response(request)
     return None
 
 

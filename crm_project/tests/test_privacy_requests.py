@@ -256,3 +256,25 @@ def test_staff_page_correction_sets_the_new_values(owner, world, staff_client_as
     with tenant_scope(owner.tenant):
         assert CustomerContact.objects.get(pk=contact.pk).email == "new@abc.example"
         assert DataSubjectRequest.objects.get().result_summary == {"fields": ["email"]}
+
+
+def test_browser_requests_ask_for_a_fresh_second_factor_and_tokens_do_not(owner, world, staff_client_as, api_as):
+    """Data-subject actions are sensitive (PRD 7.1): a session without a recent code is sent to the step-up prompt."""
+    import time
+
+    import pyotp
+
+    from accounts import totp
+    from crm_project.api import codes
+
+    secret = totp.new_secret()
+    assert totp.enroll(owner, secret, pyotp.TOTP(secret).at(time.time() - 30)) is not None
+    client = staff_client_as(owner)  # signed in earlier: no code entered in this session's window
+    page = client.post("/privacy/requests/", {"kind": "export", "contact_id": world["contact"].pk, "reason": "x"})
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/step-up/")
+    api = client.post(URL, {"kind": "export", "contact_id": world["contact"].pk}, content_type="application/json")
+    assert api.status_code == 403 and api.json()["code"] == codes.STEP_UP_REQUIRED
+    with tenant_scope(owner.tenant):
+        assert not DataSubjectRequest.objects.exists()
+    # A JWT client is a service client: its token is the credential, no prompt.
+    assert_envelope(api_as(owner).post(URL, {"kind": "export", "contact_id": world["contact"].pk}, format="json"), 201)

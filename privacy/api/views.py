@@ -14,6 +14,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 
+from accounts.stepup import check_api_step_up
 from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.pagination import PageSizePagination
@@ -53,6 +54,7 @@ class RequestListCreateView(PrivacyAPIView):
 
     @extend_schema(request=RequestCreateSerializer, responses={201: RequestSerializer}, tags=["privacy"])
     def post(self, request):
+        check_api_step_up(request)  # session callers (the browser) confirm the second factor; tokens are exempt
         body = RequestCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
