@@ -26,6 +26,17 @@ class WebhooksConfig(AppConfig):
         )
         receivers.connect()
         self._register_extensions()
+        self._register_personal_data()
+
+    def _register_personal_data(self) -> None:
+        """Event payloads and the answers of targets may name a contact: erasure and export reach them too."""
+        from privacy.registry import PersonalData, personal_data
+        from webhooks.models import DeliveryAttempt, WebhookDelivery
+
+        personal_data.register(PersonalData("webhooks.delivery", WebhookDelivery, fields=("payload", "last_error")))
+        personal_data.register(
+            PersonalData("webhooks.attempt", DeliveryAttempt, fields=("request_headers", "response_body", "error"))
+        )
 
     def _register_extensions(self) -> None:
         from accounts.registry import Job, NavItem, audit_labels, jobs, nav_items
