@@ -72,11 +72,22 @@ def validation_response(detail: Any, *, business_code: int = codes.VALIDATION_ER
 
 
 RETRY_AFTER_SECONDS = 5
-_BUSY_MYSQL_ERRNOS = {1205, 1213}  # lock wait timeout exceeded, deadlock found
+_BUSY_MYSQL_ERRNOS = {
+    1205,  # lock wait timeout exceeded
+    1213,  # deadlock found
+    # The server went away (restart, failover, killed session): the transaction was rolled back, retrying is safe.
+    1053,  # server shutdown in progress
+    1927,  # connection was killed (MariaDB)
+    2002,  # can't connect through the socket
+    2003,  # can't connect to the server
+    2006,  # server has gone away
+    2013,  # lost connection during query
+}
 
 
 def database_busy(exc: BaseException) -> bool:
-    """A lock the database gave up waiting for (SQLite "database is locked", MySQL 1205/1213): retry later."""
+    """A lock the database gave up waiting for (SQLite "database is locked", MySQL 1205/1213) or a connection it
+    dropped (restart, failover): the write was rolled back, the caller may retry later (503 + Retry-After)."""
     from django.db import OperationalError
 
     if not isinstance(exc, OperationalError):

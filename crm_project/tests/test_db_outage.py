@@ -1,5 +1,6 @@
-"""Database connection lost in the middle of a request (PRD 8): the caller gets a clean error (the API's 500
-envelope with a trace id, the staff 500 page), and nothing of the half-done write is kept.
+"""Database connection lost in the middle of a request (PRD 8): the caller gets a clean error (503 with
+Retry-After: the API's envelope with a trace id, the staff "try again" page), and nothing of the half-done write
+is kept.
 
 The fault is injected at the database-driver boundary (`connection.execute_wrapper`): after the first INSERT of
 a multi-row write the next INSERT raises the driver's "lost connection" error, exactly what Django sees when the
@@ -54,7 +55,7 @@ BODY = {
 }
 
 
-def test_api_write_interrupted_midway_answers_the_500_envelope_and_keeps_nothing(owner):
+def test_api_write_interrupted_midway_answers_503_with_the_envelope_and_keeps_nothing(owner):
     before = _counts()
     api = api_client_for(owner)
     api.raise_request_exception = False
@@ -62,9 +63,9 @@ def test_api_write_interrupted_midway_answers_the_500_envelope_and_keeps_nothing
     with connection.execute_wrapper(fault):
         response = api.post("/api/v1/customers", BODY, format="json")
     assert fault.tripped
-    assert response.status_code == 500
+    assert response.status_code == 503 and response["Retry-After"]
     body = json.loads(response.content)
-    assert body["code"] == 50000 and body["trace_id"] == response["X-Request-ID"] and body["data"] is None
+    assert body["code"] == 50300 and body["trace_id"] == response["X-Request-ID"] and body["data"] is None
     assert "Lost connection" not in body["message"]  # no driver detail leaks to the caller
     assert _counts() == before  # no customer, no orphan contact, no audit entry
     # The database is back: the same request succeeds completely.
@@ -88,7 +89,7 @@ def test_staff_form_interrupted_midway_shows_the_error_page_and_keeps_nothing(ow
             },
         )  # fmt: skip
     assert fault.tripped
-    assert response.status_code == 500 and response["X-Request-ID"]
+    assert response.status_code == 503 and response["X-Request-ID"] and response["Retry-After"]
     assert b"Lost connection" not in response.content
     assert _counts() == before
 
@@ -123,6 +124,6 @@ def test_mariadb_session_killed_mid_transaction_keeps_nothing(owner):
     with connection.execute_wrapper(kill_after_first_insert):
         response = api.post("/api/v1/customers", BODY, format="json")
     killer.close()
-    assert response.status_code == 500 and json.loads(response.content)["code"] == 50000
+    assert response.status_code == 503 and json.loads(response.content)["code"] == 50300
     connection.close()  # the next request opens a fresh session (CONN_HEALTH_CHECKS does this in production)
     assert _counts() == before
