@@ -23,6 +23,7 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or request.path.startswith(("/api/", "/admin/")):
         return {}
+    tenant = getattr(request, "tenant", None)
     items = []
     for item in nav_items:
         if item.permission and not user.has_perm(item.permission):
@@ -32,8 +33,8 @@ def navigation(request):
         except NoReverseMatch:
             continue
         active = request.path == url if url == "/" else request.path.startswith(url)
-        badge = item.badge(request) if item.badge else None
+        # Badges count tenant-owned rows: a superuser without a tenant (the operator) sees none.
+        badge = item.badge(request) if item.badge and tenant is not None else None
         items.append({"label": item.label, "url": url, "active": active, "icon": item.url_name, "badge": badge})
-    tenant = getattr(request, "tenant", None)
     unread = Notification.objects.filter(recipient=user, read_at__isnull=True).count() if tenant else 0
     return {"nav_items": items, "unread_notifications": unread, "current_tenant": tenant}

@@ -147,3 +147,17 @@ def test_session_api_call_needs_csrf_for_writes(owner):
     response = csrf_client.post("/api/v1/notifications/1/read")
     assert response.status_code == 403
     assert json.loads(response.content)["code"] == codes.PERMISSION_DENIED
+
+
+@pytest.mark.django_db
+def test_operator_without_a_tenant_gets_a_plain_404_not_a_crash():
+    """A superuser bound to no tenant (the operator) renders the staff error pages: the navigation skips the
+    tenant-owned badges instead of querying without a tenant."""
+    from django.test import Client
+
+    from accounts.models import User
+
+    operator = User.objects.create_superuser("operator", "op@example.com", "x-long-password-1")
+    client = Client(raise_request_exception=False)
+    client.force_login(operator)
+    assert client.get("/no-such-page/").status_code == 404
