@@ -19,6 +19,8 @@ class HealthConfig(AppConfig):
         calc = read | {"health.calculate_health"}
         manage = calc | {"health.manage_health", "health.view_churnmodel"}
         register_role_permissions({TENANT_ADMIN: manage, CS_LEAD: manage, CSM: calc, FINANCE: read, VIEWER: read})
+        # Weights and thresholds: tenant administrators only.
+        register_role_permissions({TENANT_ADMIN: {"health.view_healthsettings", "health.change_healthsettings"}})
         self._register_jobs()
         self._register_extensions()
 
@@ -64,6 +66,9 @@ class HealthConfig(AppConfig):
             TimelineSource("health", receivers.health_timeline_entries, permission=view, weight=150)
         )
         nav_items.register(NavItem("health", _("Health models"), "health:models", "health.manage_health", 60))
+        nav_items.register(
+            NavItem("health_settings", _("Health settings"), "health:settings", "health.change_healthsettings", 61)
+        )
         for key, label, weight in (
             ("health_distribution", _("Health distribution"), 10),
             ("health_at_risk", _("At-risk customers"), 11),

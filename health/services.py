@@ -326,11 +326,13 @@ def usage_events_ingest(*, events: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def settings_update(*, actor: User, data: dict[str, Any], request=None) -> HealthSettings:
+    """Change the tenant's weights / thresholds (validated by HealthSettings.clean: weights sum to 100, thresholds
+    ordered); the change is audited with the old and new values. Raises ValidationError naming the field."""
     settings = HealthSettings.objects.first() or HealthSettings()
     before = {k: getattr(settings, k) for k in data}
     for key, value in data.items():
         setattr(settings, key, value)
-    settings.full_clean()
+    settings.full_clean(exclude=["tenant"], validate_unique=False)
     with transaction.atomic():
         settings.save()
         audit_record(
