@@ -23,6 +23,10 @@ class HealthConfig(AppConfig):
         register_role_permissions({TENANT_ADMIN: {"health.view_healthsettings", "health.change_healthsettings"}})
         self._register_jobs()
         self._register_extensions()
+        from contracts.extensions import renewal_probability_provider
+        from health.renewal import renewal_estimates
+
+        renewal_probability_provider.register(renewal_estimates)
 
     def _register_jobs(self) -> None:
         from celery.schedules import crontab
