@@ -31,7 +31,9 @@ def renewal_estimates(contracts: list) -> dict[int, RenewalEstimate]:
             score_date__lte=today,
         )
         .order_by("customer_id", "-score_date")
-        .values("customer_id", "score_date", "churn_probability", "churn_source", "churn_model_version", "churn_drivers")
+        .values(
+            "customer_id", "score_date", "churn_probability", "churn_source", "churn_model_version", "churn_drivers"
+        )
     )
     latest: dict[int, dict] = {}
     for row in rows:
@@ -48,9 +50,11 @@ def renewal_estimates(contracts: list) -> dict[int, RenewalEstimate]:
         ]
         for driver in row["churn_drivers"] or []:
             reasons.append(
-                (_("%(feature)s: %(value)s, raises risk") if driver.get("direction") == "raises" else _(
-                    "%(feature)s: %(value)s, lowers risk"
-                ))
+                (
+                    _("%(feature)s: %(value)s, raises risk")
+                    if driver.get("direction") == "raises"
+                    else _("%(feature)s: %(value)s, lowers risk")
+                )
                 % {"feature": driver.get("feature"), "value": driver.get("value")}
             )
         found[contract.pk] = RenewalEstimate(

@@ -107,7 +107,8 @@ def scores_save(
         counts["scored"] += len(ids)
         if progress is not None:
             progress(counts["scored"], len(known))
-    counts["ltv_updated"] = ltv_refresh(customer_ids=list(inputs.index))
+    # The whole tenant in one grouped query when scoring everyone (no 100k-id IN list).
+    counts["ltv_updated"] = ltv_refresh(customer_ids=None if customer_ids is None else list(inputs.index))
     counts["seconds"] = round(time.monotonic() - started, 2)
     return counts
 
@@ -286,7 +287,8 @@ def customer_score_calculate(*, actor: User | None, customer: Customer, day: dat
 
 
 def ltv_refresh(*, customer_ids: list[int] | None = None) -> int:
-    """customers.ltv = the revenue of the customer's contracts (every non-draft contract's amount)."""
+    """customers.ltv = the revenue of the customer's contracts (every non-draft contract's amount), written through
+    the customers service (one UPDATE per 1,000 changed customers). Set-based: one grouped query."""
     queryset = Contract.objects.exclude(status=ContractStatus.DRAFT)
     if customer_ids is not None:
         queryset = queryset.filter(customer_id__in=customer_ids)

@@ -11,12 +11,12 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 
 from accounts.integration import IntegrationSignatureAuthentication
+from contracts import services as contract_services
+from contracts.selectors import contracts_visible_to
 from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.exceptions import ApiError
 from crm_project.api.permissions import RolePermission
-from contracts import services as contract_services
-from contracts.selectors import contracts_visible_to
 from customers.models import Customer
 from customers.selectors import customer_get_visible
 from health import selectors, services

@@ -84,7 +84,9 @@ def test_api_falls_back_to_the_rule_without_a_model_estimate(api_as, owner, rule
 @time_machine.travel(NOW, tick=False)
 def test_a_stale_model_row_is_not_used(api_as, owner):
     customer, contract = _contract(owner, "Stale Ltd")
-    score_row(customer, date(2026, 4, 1), 40, 3, churn_probability="0.9000", churn_source="model", churn_model_version=1)
+    score_row(
+        customer, date(2026, 4, 1), 40, 3, churn_probability="0.9000", churn_source="model", churn_model_version=1
+    )
     assert assert_envelope(api_as(owner).get(api(contract)), 200)["source"] == "rules"
 
 
