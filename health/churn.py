@@ -168,19 +168,23 @@ def health_settings() -> HealthSettings:
 
 
 def active_model() -> ChurnModel | None:
-    return ChurnModel.objects.filter(status=ModelStatus.ACTIVE).order_by("-version").first()
+    """The active model's row without its pickled artifact (fetched by `_load` only when this process has not
+    unpickled that version yet)."""
+    return ChurnModel.objects.filter(status=ModelStatus.ACTIVE).defer("artifact").order_by("-version").first()
 
 
-_LOADED: dict[tuple[int, int], dict] = {}
+_LOADED: dict[tuple[int, int, int], dict] = {}
 
 
 def _load(model: ChurnModel) -> dict:
-    """The unpickled pipeline, kept per process by (tenant, model id): a model row never changes once stored."""
-    key = (model.tenant_id, model.pk)
+    """The unpickled pipeline, kept per process by (tenant, model id, version): a model row never changes once
+    stored, so a calculate call reads and unpickles the artifact once per process and version."""
+    key = (model.tenant_id, model.pk, model.version)
     if key not in _LOADED:
         if len(_LOADED) > 32:
             _LOADED.clear()
-        _LOADED[key] = joblib.load(io.BytesIO(bytes(model.artifact)))
+        artifact = ChurnModel.objects.filter(pk=model.pk).values_list("artifact", flat=True).first()
+        _LOADED[key] = joblib.load(io.BytesIO(bytes(artifact)))
     return _LOADED[key]
 
 

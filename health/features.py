@@ -70,14 +70,19 @@ def _frame(rows, index="customer_id") -> pd.DataFrame:
     return frame.set_index(index)
 
 
-def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = False) -> pd.DataFrame:
-    """One row per live customer of the active tenant with every measured input, as of `as_of`."""
+def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lost: bool = False) -> pd.DataFrame:
+    """One row per live customer of the active tenant with every measured input, as of `as_of`.
+
+    `customer_ids` (a few customers) or `id_range` ((first pk, last pk), a chunk of the nightly fan-out: range
+    filters on the customer id, no IN lists) narrow it; neither means the whole tenant."""
     today = timezone.localtime(as_of).date() - timedelta(days=1)
     customers = Customer.objects.alive()
     if not include_lost:
         customers = customers.exclude(status=CustomerStatus.LOST)
     if customer_ids is not None:
         customers = customers.filter(pk__in=list(customer_ids))
+    if id_range is not None:
+        customers = customers.filter(pk__gte=id_range[0], pk__lte=id_range[1])
     base = _frame(
         customers.values(
             "id", "status", "level", "customer_type", "industry", "created_at", "assigned_manager_id"
@@ -91,6 +96,8 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
 
     def only(path: str = "customer_id") -> dict:
         # A whole-tenant run filters by tenant only (the scoped manager): no 100k-id IN lists.
+        if id_range is not None:
+            return {f"{path}__gte": id_range[0], f"{path}__lte": id_range[1]}
         return {} if customer_ids is None else {f"{path}__in": ids}
 
     created = pd.to_datetime(base.pop("created_at"), utc=True)
