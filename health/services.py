@@ -297,8 +297,15 @@ def _announce(stored: dict, previous: dict, alerts: list[HealthAlert], window: i
 def customer_score_calculate(*, actor: User | None, customer: Customer, day: date | None = None, request=None) -> dict:
     """Score one customer now (the API's calculate); returns the stored row, or the 'unknown' answer."""
     day = day or timezone.localdate()
-    counts = scores_save(day, customer_ids=[customer.pk])
-    row = CustomerHealthScore.objects.filter(customer=customer, score_date=day).first()
+    with transaction.atomic():  # one commit for the row, the customer's figures and the audit entry
+        counts = scores_save(day, customer_ids=[customer.pk])
+        row = CustomerHealthScore.objects.filter(customer=customer, score_date=day).first()
+        if actor is not None:
+            _audit_calculated(actor, customer, row, request)
+    return {"row": row, "counts": counts}
+
+
+def _audit_calculated(actor, customer, row, request) -> None:
     if actor is not None:
         audit_record(
             actor=actor,
@@ -307,7 +314,6 @@ def customer_score_calculate(*, actor: User | None, customer: Customer, day: dat
             changes={"overall_score": [None, str(row.overall_score) if row else None]},
             request=request,
         )
-    return {"row": row, "counts": counts}
 
 
 def ltv_refresh(*, customer_ids: list[int] | None = None) -> int:
