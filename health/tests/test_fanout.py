@@ -49,7 +49,35 @@ def test_ranges_cover_every_customer_once(tenant, customers):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_chunked_run_equals_one_run_and_records_counts(tenant, customers):
+def test_with_a_result_backend_the_run_is_a_chord_of_chunk_tasks(tenant, customers, monkeypatch):
+    queued = {}
+
+    def fake_chord(header):
+        def run(body):
+            queued["header"], queued["body"] = header, body
+
+        return run
+
+    monkeypatch.setattr(tasks, "_chord_available", lambda: True)
+    monkeypatch.setattr(tasks, "chord", fake_chord)
+    result = tasks.score_customers(tenant.pk, DAY, chunk=2)
+    assert result["chunks"] == 3 and len(queued["header"]) == 3
+    assert {sig.task for sig in queued["header"]} == {"health.tasks.score_customers_chunk"}
+    assert queued["body"].task == "health.tasks.score_customers_finish"
+    with unscoped("test reads job runs"):
+        run = JobRun.objects.get(pk=result["run"])
+    assert run.status == JobRun.Status.RUNNING  # closed by the chord's callback
+    # What the workers and the callback then do:
+    results = [tasks.score_customers_chunk(*sig.args) for sig in queued["header"]]
+    tasks.score_customers_finish(results, *queued["body"].args)
+    run.refresh_from_db()
+    assert run.status == JobRun.Status.SUCCEEDED and run.counts["scored"] == 5
+    assert len(day_rows(tenant)) == 5
+
+
+@time_machine.travel(NOW, tick=False)
+def test_chunked_run_equals_one_run_and_records_counts(tenant, customers, monkeypatch):
+    monkeypatch.setattr(tasks, "_chord_available", lambda: False)  # e.g. the embedded queue: chunks inline
     result = tasks.score_customers(tenant.pk, DAY, chunk=2)
     assert result["chunks"] == 3 and result["scored"] == 5 and result["ltv_updated"] == 0
     chunked = sorted(day_rows(tenant))

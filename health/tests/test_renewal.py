@@ -69,7 +69,11 @@ def test_api_uses_the_model_estimate(api_as, owner, modelled, django_assert_max_
         data = assert_envelope(client.get(api(modelled)), 200)
     assert data["source"] == "model" and data["model_version"] == 4
     assert data["renewal_probability"] == 0.7  # 1 - 0.30
-    assert "churn model v4" in data["reasons"][0] and "tickets_90d: 14, raises risk" in data["reasons"][1]
+    assert data["reasons"][0] in (
+        "churn model v4: 30% churn risk on 2026-06-14",
+        "流失模型 v4：2026-06-14 流失风险 30%",
+    )
+    assert data["reasons"][1] in ("tickets_90d: 14, raises risk", "tickets_90d：14，提高风险")
 
 
 @time_machine.travel(NOW, tick=False)

@@ -134,7 +134,9 @@ def test_django_admin_validates_and_audits(client, owner):
     base = {**DEFAULTS, "alert_drop_points": 10, "alert_window_days": 30, "service_hour_rate": "300"}
     base |= {"hours_per_ticket": "2", "hours_per_month": "2", "min_model_recall": "0.75", "min_model_auc": "0.7"}
     refused = client.post(add, {**base, "weight_activity": 30})
-    assert refused.status_code == 200 and "must sum to 100 (now 105)" in refused.content.decode()
+    body = refused.content.decode()
+    assert refused.status_code == 200
+    assert "must sum to 100 (now 105)" in body or "四项权重之和必须为 100（当前为 105）" in body
     assert client.post(add, base).status_code == 302
     with tenant_scope(owner.tenant):
         assert HealthSettings.objects.count() == 1
