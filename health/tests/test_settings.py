@@ -141,3 +141,20 @@ def test_django_admin_validates_and_audits(client, owner):
     with tenant_scope(owner.tenant):
         assert HealthSettings.objects.count() == 1
         assert AuditLog.objects.filter(action="crm.health.settings_changed").count() == 1
+
+
+def test_admin_lists_health_records_with_search_and_filters(client, owner, outsider):
+    from datetime import date
+
+    from customers.tests.factories import make_customer
+    from health.tests.factories import score_row
+
+    mine = make_customer(owner, customer_name="Admin Search Ltd")
+    score_row(mine, date(2026, 6, 1), 55, 3)
+    theirs = make_customer(outsider, customer_name="Elsewhere Ltd")
+    score_row(theirs, date(2026, 6, 1), 65, 2)
+    client.force_login(owner)
+    body = client.get("/admin/health/customerhealthscore/?q=Search&risk_level__exact=3").content.decode()
+    assert "Admin Search Ltd" in body and "Elsewhere Ltd" not in body
+    assert client.get("/admin/health/churnmodel/").status_code == 200
+    assert client.get("/admin/health/healthsettings/").status_code == 200
