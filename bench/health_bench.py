@@ -9,7 +9,9 @@
 2. one customer: `services.customer_score_calculate` (what the calculate API does), 20 runs: mean / p95.
 3. the nightly run for the whole tenant (`health.tasks.score_customers`: id-range chunks of --chunk customers,
    run one after another in this process as a single Celery worker would), wall time, CPU time of the process
-   and peak memory (tracemalloc peak of Python allocations + ru_maxrss), then a rerun (replaces the rows).
+   and peak memory (ru_maxrss of the process; --tracemalloc adds a pass with the Python allocation peak, which is
+   not timed fairly: tracemalloc slows Python 2-4x), then a rerun (replaces the rows). --fresh deletes today's
+   rows first so the first pass is a first run of the day.
    --workers N (MariaDB only: SQLite allows one writer) scores the chunks in N processes at once, the way N
    Celery workers take the chord's chunk tasks.
    --without-receivers disconnects the receivers of `health_score_changed` (success_tasks' playbook rules,
@@ -178,6 +180,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--without-receivers", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="delete today's rows first (a first run of the day)")
+    parser.add_argument("--tracemalloc", action="store_true", help="a third pass measuring the Python peak")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     tenant = Tenant.objects.filter(name="Health Bench").first() or tenant_create(
@@ -207,20 +211,30 @@ def main() -> None:
 
             health_score_changed.receivers = []
             health_score_changed.sender_receivers_cache.clear()
-        for label in ("nightly run", "rerun (replaces the day's rows)"):
-            tracemalloc.start()
+        if args.fresh:  # the first run of a day: no row for today yet, every customer's score changes
+            CustomerHealthScore.objects.filter(score_date=timezone.localdate()).delete()
+            Customer.objects.update(health_score=None)
+        passes = ["nightly run", "rerun (replaces the day's rows)"]
+        if args.tracemalloc:
+            passes.append("rerun with tracemalloc (Python peak; tracemalloc slows Python 2-4x)")
+        for label in passes:
+            if "tracemalloc" in label:
+                tracemalloc.start()
             t, c = time.perf_counter(), time.process_time()
             if args.workers > 1:
                 counts = _parallel(tenant.pk, args.workers, args.chunk)
             else:
                 counts = tasks.score_customers(tenant.pk, timezone.localdate().isoformat(), chunk=args.chunk)
             elapsed, used = time.perf_counter() - t, time.process_time() - c
-            _current, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
+            peak = 0
+            if tracemalloc.is_tracing():
+                _current, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            traced = f"{peak / 2**20:.0f} MiB" if peak else "not traced"
             print(
                 f"{label}: {counts['scored']} customers in {elapsed:.1f} s wall, {used:.1f} s CPU of this process "
-                f"({counts['scored'] / elapsed:.0f}/s); Python peak {peak / 2**20:.0f} MiB; "
+                f"({counts['scored'] / elapsed:.0f}/s); Python peak {traced}; "
                 f"process max RSS {rss:.0f} MiB; workers {args.workers}; chunks {counts.get('chunks')}",
                 flush=True,
             )
