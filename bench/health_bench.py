@@ -213,7 +213,7 @@ def main() -> None:
             health_score_changed.sender_receivers_cache.clear()
         if args.fresh:  # the first run of a day: no row for today yet, every customer's score changes
             CustomerHealthScore.objects.filter(score_date=timezone.localdate()).delete()
-            Customer.objects.update(health_score=None)
+            Customer.objects.update(health_score=0)
         passes = ["nightly run", "rerun (replaces the day's rows)"]
         if args.tracemalloc:
             passes.append("rerun with tracemalloc (Python peak; tracemalloc slows Python 2-4x)")

@@ -100,6 +100,13 @@ def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lo
             return {f"{path}__gte": id_range[0], f"{path}__lte": id_range[1]}
         return {} if customer_ids is None else {f"{path}__in": ids}
 
+    def only_contract() -> dict:
+        # A few customers: filter invoices / change requests by their contracts' ids (the join on the customer id
+        # let SQLite scan every invoice of the tenant: 280 ms at 100k customers).
+        if customer_ids is None or id_range is not None:
+            return only("contract__customer_id")
+        return {"contract_id__in": list(Contract.objects.filter(customer_id__in=ids).values_list("pk", flat=True))}
+
     created = pd.to_datetime(base.pop("created_at"), utc=True)
     base["customer_age_days"] = (pd.Timestamp(as_of).tz_convert("UTC") - created).dt.days.astype(float).clip(lower=0)
 
@@ -159,7 +166,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lo
     )
     # Financial: invoices due in the last 12 months (late = paid after the due date, or still unpaid).
     due = Invoice.objects.filter(
-        **only("contract__customer_id"), due_date__gte=today - timedelta(days=365), due_date__lte=today
+        **only_contract(), due_date__gte=today - timedelta(days=365), due_date__lte=today
     ).exclude(status=InvoiceStatus.CANCELLED)
     late = Q(paid_date__isnull=True) | Q(paid_date__gt=today) | Q(paid_date__gt=F("due_date"))
     parts.append(
@@ -197,9 +204,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lo
     )
     parts.append(
         _frame(
-            ChangeRequest.objects.filter(
-                **only("contract__customer_id"), created_at__gte=since(365), created_at__lt=as_of
-            )
+            ChangeRequest.objects.filter(**only_contract(), created_at__gte=since(365), created_at__lt=as_of)
             .exclude(status=ChangeStatus.REJECTED)
             .values(customer_id=F("contract__customer_id"))
             .annotate(changes_12m=Count("id"))
