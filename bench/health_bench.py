@@ -223,7 +223,8 @@ def main() -> None:
             t, c = time.perf_counter(), time.process_time()
             if args.workers > 1:
                 counts = _parallel(tenant.pk, args.workers, args.chunk)
-            else:
+            else:  # one worker: the chunks one after another in this process (no chord to queue)
+                tasks._chord_available = lambda: False
                 counts = tasks.score_customers(tenant.pk, timezone.localdate().isoformat(), chunk=args.chunk)
             elapsed, used = time.perf_counter() - t, time.process_time() - c
             peak = 0
@@ -231,11 +232,13 @@ def main() -> None:
                 _current, peak = tracemalloc.get_traced_memory()
                 tracemalloc.stop()
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rss_workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             traced = f"{peak / 2**20:.0f} MiB" if peak else "not traced"
             print(
                 f"{label}: {counts['scored']} customers in {elapsed:.1f} s wall, {used:.1f} s CPU of this process "
                 f"({counts['scored'] / elapsed:.0f}/s); Python peak {traced}; "
-                f"process max RSS {rss:.0f} MiB; workers {args.workers}; chunks {counts.get('chunks')}",
+                f"process max RSS {rss:.0f} MiB (worker processes {rss_workers:.0f} MiB); workers {args.workers}; "
+                f"chunks {counts.get('chunks')}",
                 flush=True,
             )
         print(f"rows for today: {CustomerHealthScore.objects.filter(score_date=timezone.localdate()).count()}")
