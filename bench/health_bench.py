@@ -7,8 +7,18 @@
    4 quarterly invoices (some late), --tickets tickets (60 % rated) and --events usage events over the last
    90 days, all bulk-inserted. A tenant that already has the volume is reused.
 2. one customer: `services.customer_score_calculate` (what the calculate API does), 20 runs: mean / p95.
-3. the nightly run for the whole tenant (`services.scores_save(today)`), wall time and peak memory
-   (tracemalloc peak of Python allocations + ru_maxrss of the process), then a rerun (replaces the rows).
+3. the nightly run for the whole tenant (`health.tasks.score_customers`: id-range chunks of --chunk customers,
+   run one after another in this process as a single Celery worker would), wall time, CPU time of the process
+   and peak memory (ru_maxrss of the process; --tracemalloc adds a pass with the Python allocation peak, which is
+   not timed fairly: tracemalloc slows Python 2-4x), then a rerun (replaces the rows). --fresh deletes today's
+   rows first so the first pass is a first run of the day.
+   --workers N (MariaDB only: SQLite allows one writer) scores the chunks in N processes at once, the way N
+   Celery workers take the chord's chunk tasks.
+   --without-receivers disconnects the receivers of `health_score_changed` (success_tasks' playbook rules,
+   evaluated per customer) to show the scoring's own cost.
+
+Every timing is printed with the wall time and the CPU time of the process: on the shared machine the wall time
+mostly measures the other engineers' load (print `uptime` next to the figures).
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ from accounts.services import tenant_create  # noqa: E402
 from accounts.tenancy import tenant_scope  # noqa: E402
 from contracts.models import Contract, Invoice  # noqa: E402
 from customers.models import Customer  # noqa: E402
-from health import services  # noqa: E402
+from health import services, tasks  # noqa: E402
 from health.models import CustomerHealthScore, UsageEvent  # noqa: E402
 from service_records.models import ServiceRecord  # noqa: E402
 
@@ -138,11 +148,40 @@ def generate(tenant, n: int, tickets: int, events: int, rng: random.Random) -> N
         print(f"  generated {start + size} customers", flush=True)
 
 
+def _chunk_worker(job):
+    """One worker process: score one id range (a chord chunk task's work) with its own DB connection."""
+    tenant_id, day, lo, hi = job
+    from django.db import connections
+
+    connections.close_all()
+    return tasks.score_customers_chunk(tenant_id, day, lo, hi)
+
+
+def _parallel(tenant_id: int, workers: int, chunk: int) -> dict:
+    import multiprocessing
+
+    day = timezone.localdate().isoformat()
+    ranges = services.score_ranges(chunk=chunk)
+    from django.db import connections
+
+    connections.close_all()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.map(_chunk_worker, [(tenant_id, day, lo, hi) for lo, hi in ranges], chunksize=1)
+    counts = tasks._sum(results)
+    counts["ltv_updated"] = services.ltv_refresh()
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=10000)
     parser.add_argument("--tickets", type=int, default=4)
     parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--chunk", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--without-receivers", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="delete today's rows first (a first run of the day)")
+    parser.add_argument("--tracemalloc", action="store_true", help="a third pass measuring the Python peak")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     tenant = Tenant.objects.filter(name="Health Bench").first() or tenant_create(
@@ -155,28 +194,52 @@ def main() -> None:
         print(f"data ready: {Customer.objects.count()} customers ({time.perf_counter() - started:.1f} s)")
         actor = User.objects.filter(tenant=tenant).first()
         customer = Customer.objects.order_by("pk").first()
-        timings = []
+        timings, cpu = [], []
         for _i in range(20):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             services.customer_score_calculate(actor=actor, customer=customer)
             timings.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
         timings.sort()
         print(
             f"one customer (calculate): mean {statistics.fmean(timings) * 1000:.1f} ms, "
-            f"p95 {timings[int(len(timings) * 0.95) - 1] * 1000:.1f} ms"
+            f"p95 {timings[int(len(timings) * 0.95) - 1] * 1000:.1f} ms, median {statistics.median(timings) * 1000:.1f}"
+            f" ms; CPU mean {statistics.fmean(cpu) * 1000:.1f} ms"
         )
-        for label in ("nightly run", "rerun (replaces the day's rows)"):
-            tracemalloc.start()
-            t = time.perf_counter()
-            counts = services.scores_save(timezone.localdate())
-            elapsed = time.perf_counter() - t
-            _current, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
+        if args.without_receivers:
+            from health.signals import health_score_changed
+
+            health_score_changed.receivers = []
+            health_score_changed.sender_receivers_cache.clear()
+        if args.fresh:  # the first run of a day: no row for today yet, every customer's score changes
+            CustomerHealthScore.objects.filter(score_date=timezone.localdate()).delete()
+            Customer.objects.update(health_score=0)
+        passes = ["nightly run", "rerun (replaces the day's rows)"]
+        if args.tracemalloc:
+            passes.append("rerun with tracemalloc (Python peak; tracemalloc slows Python 2-4x)")
+        for label in passes:
+            if "tracemalloc" in label:
+                tracemalloc.start()
+            t, c = time.perf_counter(), time.process_time()
+            if args.workers > 1:
+                counts = _parallel(tenant.pk, args.workers, args.chunk)
+            else:  # one worker: the chunks one after another in this process (no chord to queue)
+                tasks._chord_available = lambda: False
+                counts = tasks.score_customers(tenant.pk, timezone.localdate().isoformat(), chunk=args.chunk)
+            elapsed, used = time.perf_counter() - t, time.process_time() - c
+            peak = 0
+            if tracemalloc.is_tracing():
+                _current, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rss_workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            traced = f"{peak / 2**20:.0f} MiB" if peak else "not traced"
             print(
-                f"{label}: {counts['scored']} customers in {elapsed:.1f} s "
-                f"({counts['scored'] / elapsed:.0f}/s); Python peak {peak / 2**20:.0f} MiB; "
-                f"process max RSS {rss:.0f} MiB"
+                f"{label}: {counts['scored']} customers in {elapsed:.1f} s wall, {used:.1f} s CPU of this process "
+                f"({counts['scored'] / elapsed:.0f}/s); Python peak {traced}; "
+                f"process max RSS {rss:.0f} MiB (worker processes {rss_workers:.0f} MiB); workers {args.workers}; "
+                f"chunks {counts.get('chunks')}",
+                flush=True,
             )
         print(f"rows for today: {CustomerHealthScore.objects.filter(score_date=timezone.localdate()).count()}")
 

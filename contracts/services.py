@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record, code_next, diff_fields, notify
 from contracts.choices import CURRENCIES, ChangeStatus, ContractStatus, RenewalType
+from contracts.extensions import SOURCE_RULES, RenewalEstimate, renewal_probability_provider
 from contracts.masking import can_see_amount, mask_changes, masked_amount
 from contracts.models import (
     ChangeRequest,
@@ -825,8 +826,32 @@ def renewal_reminders_send(*, today: date) -> dict[str, int]:
     return counts
 
 
-# --- Renewal probability (a transparent rule until the health module's model replaces it) ------------------------
+# --- Renewal probability (a registered provider, e.g. health's churn model; this transparent rule otherwise) -------
+def renewal_estimates(contracts) -> dict[int, RenewalEstimate]:
+    """{contract pk: estimate} from the provider of `contracts.extensions` where it has one, else the rule."""
+    contracts = list(contracts)
+    found = renewal_probability_provider(contracts)
+    estimates = {}
+    for contract in contracts:
+        estimate = found.get(contract.pk)
+        if estimate is None:
+            probability, reasons = renewal_probability_rule(contract)
+            estimate = RenewalEstimate(probability, reasons, SOURCE_RULES)
+        estimates[contract.pk] = estimate
+    return estimates
+
+
+def renewal_estimate(contract: Contract) -> RenewalEstimate:
+    return renewal_estimates([contract])[contract.pk]
+
+
 def renewal_probability(contract: Contract) -> tuple[float, list[str]]:
+    """(probability, reasons) of the estimate in use (provider or rule)."""
+    estimate = renewal_estimate(contract)
+    return estimate.probability, estimate.reasons
+
+
+def renewal_probability_rule(contract: Contract) -> tuple[float, list[str]]:
     """Probability in [0, 1] with the reasons that moved it, from health, payments and contract history."""
     score = 0.6
     reasons: list[str] = []

@@ -19,9 +19,15 @@ class HealthConfig(AppConfig):
         calc = read | {"health.calculate_health"}
         manage = calc | {"health.manage_health", "health.view_churnmodel"}
         register_role_permissions({TENANT_ADMIN: manage, CS_LEAD: manage, CSM: calc, FINANCE: read, VIEWER: read})
+        # Weights and thresholds: tenant administrators only.
+        register_role_permissions({TENANT_ADMIN: {"health.view_healthsettings", "health.change_healthsettings"}})
         self._register_jobs()
         self._register_extensions()
         self._register_personal_data()
+        from contracts.extensions import renewal_probability_provider
+        from health.renewal import renewal_estimates
+
+        renewal_probability_provider.register(renewal_estimates)
 
     def _register_jobs(self) -> None:
         from celery.schedules import crontab
@@ -65,6 +71,9 @@ class HealthConfig(AppConfig):
             TimelineSource("health", receivers.health_timeline_entries, permission=view, weight=150)
         )
         nav_items.register(NavItem("health", _("Health models"), "health:models", "health.manage_health", 60))
+        nav_items.register(
+            NavItem("health_settings", _("Health settings"), "health:settings", "health.change_healthsettings", 61)
+        )
         for key, label, weight in (
             ("health_distribution", _("Health distribution"), 10),
             ("health_at_risk", _("At-risk customers"), 11),

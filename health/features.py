@@ -70,14 +70,19 @@ def _frame(rows, index="customer_id") -> pd.DataFrame:
     return frame.set_index(index)
 
 
-def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = False) -> pd.DataFrame:
-    """One row per live customer of the active tenant with every measured input, as of `as_of`."""
+def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lost: bool = False) -> pd.DataFrame:
+    """One row per live customer of the active tenant with every measured input, as of `as_of`.
+
+    `customer_ids` (a few customers) or `id_range` ((first pk, last pk), a chunk of the nightly fan-out: range
+    filters on the customer id, no IN lists) narrow it; neither means the whole tenant."""
     today = timezone.localtime(as_of).date() - timedelta(days=1)
     customers = Customer.objects.alive()
     if not include_lost:
         customers = customers.exclude(status=CustomerStatus.LOST)
     if customer_ids is not None:
         customers = customers.filter(pk__in=list(customer_ids))
+    if id_range is not None:
+        customers = customers.filter(pk__gte=id_range[0], pk__lte=id_range[1])
     base = _frame(
         customers.values(
             "id", "status", "level", "customer_type", "industry", "created_at", "assigned_manager_id"
@@ -91,7 +96,16 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
 
     def only(path: str = "customer_id") -> dict:
         # A whole-tenant run filters by tenant only (the scoped manager): no 100k-id IN lists.
+        if id_range is not None:
+            return {f"{path}__gte": id_range[0], f"{path}__lte": id_range[1]}
         return {} if customer_ids is None else {f"{path}__in": ids}
+
+    def only_contract() -> dict:
+        # A few customers: filter invoices / change requests by their contracts' ids (the join on the customer id
+        # let SQLite scan every invoice of the tenant: 280 ms at 100k customers).
+        if customer_ids is None or id_range is not None:
+            return only("contract__customer_id")
+        return {"contract_id__in": list(Contract.objects.filter(customer_id__in=ids).values_list("pk", flat=True))}
 
     created = pd.to_datetime(base.pop("created_at"), utc=True)
     base["customer_age_days"] = (pd.Timestamp(as_of).tz_convert("UTC") - created).dt.days.astype(float).clip(lower=0)
@@ -152,7 +166,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     )
     # Financial: invoices due in the last 12 months (late = paid after the due date, or still unpaid).
     due = Invoice.objects.filter(
-        **only("contract__customer_id"), due_date__gte=today - timedelta(days=365), due_date__lte=today
+        **only_contract(), due_date__gte=today - timedelta(days=365), due_date__lte=today
     ).exclude(status=InvoiceStatus.CANCELLED)
     late = Q(paid_date__isnull=True) | Q(paid_date__gt=today) | Q(paid_date__gt=F("due_date"))
     parts.append(
@@ -190,9 +204,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, include_lost: bool = Fals
     )
     parts.append(
         _frame(
-            ChangeRequest.objects.filter(
-                **only("contract__customer_id"), created_at__gte=since(365), created_at__lt=as_of
-            )
+            ChangeRequest.objects.filter(**only_contract(), created_at__gte=since(365), created_at__lt=as_of)
             .exclude(status=ChangeStatus.REJECTED)
             .values(customer_id=F("contract__customer_id"))
             .annotate(changes_12m=Count("id"))

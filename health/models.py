@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -13,6 +14,14 @@ from accounts.tenancy import TenantOwnedModel
 from health.choices import AlertKind, ChurnSource, ModelStatus, RiskLevel, UsageEventType
 
 SCORE_FIELDS = ("overall_score", "satisfaction_score", "activity_score", "financial_score", "contract_score")
+
+
+WEIGHT_FIELDS = ("weight_satisfaction", "weight_activity", "weight_financial", "weight_contract")
+THRESHOLD_FIELDS = ("low_risk_min", "medium_risk_min", "high_risk_min")
+
+
+def _percent(label, default):
+    return models.PositiveSmallIntegerField(label, default=default, validators=[MaxValueValidator(100)])
 
 
 def _score_field(label, *, null=True):
@@ -143,14 +152,14 @@ class ChurnModel(TenantOwnedModel):
 class HealthSettings(TenantOwnedModel):
     """Weights and thresholds of a tenant (PRD defaults: 30/25/25/20, risk bands 80/60/40)."""
 
-    weight_satisfaction = models.PositiveSmallIntegerField(_("satisfaction weight (%)"), default=30)
-    weight_activity = models.PositiveSmallIntegerField(_("activity weight (%)"), default=25)
-    weight_financial = models.PositiveSmallIntegerField(_("financial weight (%)"), default=25)
-    weight_contract = models.PositiveSmallIntegerField(_("contract weight (%)"), default=20)
+    weight_satisfaction = _percent(_("satisfaction weight (%)"), 30)
+    weight_activity = _percent(_("activity weight (%)"), 25)
+    weight_financial = _percent(_("financial weight (%)"), 25)
+    weight_contract = _percent(_("contract weight (%)"), 20)
     # overall >= low_min -> 1 (low risk); >= medium_min -> 2; >= high_min -> 3; else 4.
-    low_risk_min = models.PositiveSmallIntegerField(_("low risk from score"), default=80)
-    medium_risk_min = models.PositiveSmallIntegerField(_("medium risk from score"), default=60)
-    high_risk_min = models.PositiveSmallIntegerField(_("high risk from score"), default=40)
+    low_risk_min = _percent(_("low risk from score"), 80)
+    medium_risk_min = _percent(_("medium risk from score"), 60)
+    high_risk_min = _percent(_("high risk from score"), 40)
     alert_drop_points = models.PositiveSmallIntegerField(_("alert on a drop of (points)"), default=10)
     alert_window_days = models.PositiveSmallIntegerField(_("alert window (days)"), default=30)
     service_hour_rate = models.DecimalField(
@@ -160,8 +169,12 @@ class HealthSettings(TenantOwnedModel):
     hours_per_month = models.DecimalField(
         _("account management hours per month"), max_digits=6, decimal_places=2, default=2
     )
-    min_model_recall = models.DecimalField(_("minimum model recall"), max_digits=4, decimal_places=3, default=0.75)
-    min_model_auc = models.DecimalField(_("minimum model ROC AUC"), max_digits=4, decimal_places=3, default=0.70)
+    min_model_recall = models.DecimalField(
+        _("minimum model recall"), max_digits=4, decimal_places=3, default=Decimal("0.750")
+    )
+    min_model_auc = models.DecimalField(
+        _("minimum model ROC AUC"), max_digits=4, decimal_places=3, default=Decimal("0.700")
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -172,6 +185,24 @@ class HealthSettings(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"health settings {self.tenant_id}"
+
+    def clean(self) -> None:
+        """The four weights sum to 100; the risk thresholds are ordered low > medium > high (and > 0)."""
+        errors: dict[str, list] = {}
+        weights = [getattr(self, name) for name in WEIGHT_FIELDS]
+        if all(w is not None for w in weights) and sum(weights) != 100:
+            message = _("The four weights must sum to 100 (now %(total)d).") % {"total": sum(weights)}
+            for name in WEIGHT_FIELDS:
+                errors[name] = [message]
+        low, medium, high = self.low_risk_min, self.medium_risk_min, self.high_risk_min
+        if low is not None and medium is not None and not medium < low:
+            errors["medium_risk_min"] = [_("Must be below the low-risk threshold (%(value)d).") % {"value": low}]
+        if medium is not None and high is not None and not high < medium:
+            errors["high_risk_min"] = [_("Must be below the medium-risk threshold (%(value)d).") % {"value": medium}]
+        if high is not None and high < 1:
+            errors.setdefault("high_risk_min", []).append(_("Must be at least 1."))
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def weights(self) -> dict[str, int]:

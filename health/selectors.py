@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,8 +76,9 @@ def value_analysis(customer: Customer, *, today: date | None = None) -> dict[str
     ltv = customer.ltv or Decimal(0)
     running = contracts.filter(start_date__lte=today, end_date__gte=today, status=ContractStatus.ACTIVE)
     monthly = sum((float(c.contract_amount) / _months(c.start_date, c.end_date) for c in running), 0.0)
-    first = contracts.order_by("start_date").values_list("start_date", flat=True).first()
-    tenure = _months(first, today) if first else 1.0
+    # ARPU over the same contracts as ltv: their revenue per month of the term they cover (first start to last end).
+    span = contracts.aggregate(first=Min("start_date"), last=Max("end_date"))
+    covered = _months(span["first"], span["last"] + timedelta(days=1)) if span["first"] else 1.0
     total_revenue = float(
         Payment.objects.filter(invoice__contract__customer=customer).aggregate(s=Sum("amount"))["s"] or 0
     )
@@ -148,7 +149,7 @@ def value_analysis(customer: Customer, *, today: date | None = None) -> dict[str
         "customer_id": customer.pk,
         "value_analysis": {
             "ltv": float(ltv),
-            "arpu": round(float(ltv) / tenure, 2),
+            "arpu": round(float(ltv) / covered, 2),
             "profit_margin": margin,
             "revenue_trend": revenue_trend,
             "value_rank": value_rank,

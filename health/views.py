@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm_project.ui import apply_service_errors
 from customers.selectors import customers_visible_to
 from health import backtest, churn, selectors, services
 from health.choices import RiskLevel
-from health.models import ChurnModel
+from health.forms import HealthSettingsForm
+from health.models import WEIGHT_FIELDS, ChurnModel
 
 MANAGE = "health.manage_health"
 
@@ -169,4 +173,43 @@ def backtest_page(request):
     result = backtest.run(today=timezone.localdate(), weights=weights)
     return render(
         request, "health/backtest.html", {"result": result, "weights": weights or churn.health_settings().weights}
+    )
+
+
+SETTINGS = "health.change_healthsettings"
+
+
+@login_required
+@permission_required(SETTINGS, raise_exception=True)
+def settings_page(request):
+    """Weights and risk thresholds of the tenant. "Preview" runs the backtest with the proposed weights next to the
+    saved ones without saving anything; "Save" validates again, saves and audits."""
+    current = churn.health_settings()
+    weights_now = current.weights
+    form = HealthSettingsForm(request.POST or None, instance=churn.health_settings())
+    comparison = None
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("action") == "save":
+            data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+            try:
+                services.settings_update(actor=request.user, data=data, request=request)
+            except ValidationError as exc:
+                apply_service_errors(exc, form)
+            else:
+                messages.success(request, _("Health settings saved. They apply from the next scoring run."))
+                return redirect("health:settings")
+        else:
+            comparison = backtest.compare(today=timezone.localdate(), proposed=form.proposed_weights())
+    return render(
+        request,
+        "health/settings.html",
+        {
+            "form": form,
+            "weight_fields": [form[name] for name in WEIGHT_FIELDS],
+            "threshold_fields": [form[name] for name in ("low_risk_min", "medium_risk_min", "high_risk_min")],
+            "current": current,
+            "weights_now": weights_now,
+            "comparison": comparison,
+            "proposed": form.proposed_weights() if comparison else None,
+        },
     )

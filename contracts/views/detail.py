@@ -46,7 +46,8 @@ def _detail_context(request, contract: Contract, **forms_) -> dict[str, Any]:
     see = can_see_amount(user)
     today = timezone.localdate()
     contract.amount_shown = masked_amount(contract, user)
-    probability, reasons = services.renewal_probability(contract)
+    estimate = services.renewal_estimate(contract)
+    probability, reasons = estimate.probability, estimate.reasons
     actions = services.allowed_actions(contract)
     successor = selectors.contract_successor(contract) if contract.status != ContractStatus.DRAFT else None
 
@@ -88,6 +89,8 @@ def _detail_context(request, contract: Contract, **forms_) -> dict[str, Any]:
         "probability": probability,
         "probability_percent": round(probability * 100),
         "probability_reasons": reasons,
+        "probability_source": estimate.source,
+        "probability_source_label": estimate.source_label,
         "successor": successor,
         "version_rows": version_rows,
         "change_rows": change_rows,

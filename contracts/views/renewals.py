@@ -44,9 +44,12 @@ def _window(request) -> int:
 
 def _pipeline_rows(request, contracts: Iterable[Contract]) -> list[dict[str, Any]]:
     today = timezone.localdate()
+    contracts = list(contracts)
+    estimates = services.renewal_estimates(contracts)
     rows = []
     for contract in contracts:
-        probability, reasons = services.renewal_probability(contract)
+        estimate = estimates[contract.pk]
+        probability, reasons = estimate.probability, estimate.reasons
         rows.append(
             {
                 "contract": contract,
@@ -56,6 +59,8 @@ def _pipeline_rows(request, contracts: Iterable[Contract]) -> list[dict[str, Any
                 "probability": probability,
                 "probability_percent": round(probability * 100),
                 "reasons": reasons,
+                "source": estimate.source,
+                "source_label": estimate.source_label,
                 "owner": contract.customer.assigned_manager,
                 "last_contact": contract.customer.last_contact_date,
             }

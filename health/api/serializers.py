@@ -69,6 +69,16 @@ class ValueAnalysisSerializer(serializers.Serializer):
     growth_potential = serializers.DictField()
 
 
+class RenewalProbabilitySerializer(serializers.Serializer):
+    contract_id = serializers.IntegerField()
+    customer_id = serializers.IntegerField()
+    renewal_probability = serializers.FloatField(min_value=0, max_value=1)
+    source = serializers.ChoiceField(choices=["model", "rules"])
+    source_label = serializers.CharField()
+    model_version = serializers.IntegerField(allow_null=True)
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
 class UsageEventSerializer(serializers.Serializer):
     event_id = serializers.CharField(max_length=100)
     customer_code = serializers.CharField(max_length=50)

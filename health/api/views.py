@@ -11,6 +11,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 
 from accounts.integration import IntegrationSignatureAuthentication
+from contracts import services as contract_services
+from contracts.selectors import contracts_visible_to
 from crm_project.api import codes
 from crm_project.api.envelope import api_response
 from crm_project.api.exceptions import ApiError
@@ -20,6 +22,7 @@ from customers.selectors import customer_get_visible
 from health import selectors, services
 from health.api.serializers import (
     HealthScoreSerializer,
+    RenewalProbabilitySerializer,
     TrendSerializer,
     UsageBatchSerializer,
     UsageResultSerializer,
@@ -139,6 +142,39 @@ class ValueAnalysisView(CustomerHealthView):
     def get(self, request, customer_id):
         customer = self.get_customer()
         return api_response(selectors.value_analysis(customer), message=_("Analysis succeeded"))
+
+
+class RenewalProbabilityView(GenericAPIView):
+    """`GET /contracts/{contract_id}/renewal-probability`: 1 - the model's churn probability of the customer, or the
+    contracts' rule when no model estimate exists; `source` says which."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    required_perms = {"GET": "contracts.view_contract"}
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(responses={200: RenewalProbabilitySerializer}, tags=["health"])
+    def get(self, request, contract_id):
+        contract = (
+            contracts_visible_to(request.user)
+            .select_related("customer")
+            .prefetch_related("invoices")
+            .filter(pk=contract_id)
+            .first()
+        )
+        if contract is None:
+            raise NotFound(_("Contract not found."))
+        estimate = contract_services.renewal_estimate(contract)
+        data = {
+            "contract_id": contract.pk,
+            "customer_id": contract.customer_id,
+            "renewal_probability": estimate.probability,
+            "source": estimate.source,
+            "source_label": str(estimate.source_label),
+            "model_version": estimate.model_version,
+            "reasons": [str(r) for r in estimate.reasons],
+        }
+        return api_response(RenewalProbabilitySerializer(data).data, message=_("Query succeeded"))
 
 
 class UsageEventsView(GenericAPIView):
