@@ -370,6 +370,11 @@ SPECTACULAR_SETTINGS = {
         "ChangeRequestStatusEnum": "contracts.choices.ChangeStatus",
         "InvoiceStatusEnum": "contracts.choices.InvoiceStatus",
         "InfluenceLevelEnum": "customers.choices.InfluenceLevel",
+        "CustomerLevelEnum": "customers.choices.CustomerLevel",
+        "ScoreSourceEnum": ["model", "rules"],
+        "WebhookEventTypeEnum": "webhooks.models.EventType",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "PrivacyRequestKindEnum": "privacy.models.RequestKind",
     },
 }
 

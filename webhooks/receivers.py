@@ -32,7 +32,7 @@ def _saved(created_event: str, updated_event: str, names: tuple[str, ...]):
         if raw:  # loaddata / restore: not a domain event
             return
         services.emit(created_event if created else updated_event, tenant_id=instance.tenant_id,
-                      data=_fields(instance, names))  # fmt: skip
+                      data=lambda: _fields(instance, names))  # fmt: skip
 
     return receiver
 
@@ -47,7 +47,7 @@ def on_customer_status_changed(sender, customer, old, new, reason="", **kwargs):
     services.emit(
         EventType.CUSTOMER_STATUS_CHANGED,
         tenant_id=customer.tenant_id,
-        data={**_fields(customer, CUSTOMER_FIELDS), "old_status": old, "new_status": new, "reason": reason},
+        data=lambda: {**_fields(customer, CUSTOMER_FIELDS), "old_status": old, "new_status": new, "reason": reason},
     )
 
 
@@ -55,23 +55,27 @@ def on_customer_merged(sender, survivor, duplicate, **kwargs) -> dict:
     services.emit(
         EventType.CUSTOMER_MERGED,
         tenant_id=survivor.tenant_id,
-        data={"survivor": _fields(survivor, CUSTOMER_FIELDS), "duplicate": _fields(duplicate, CUSTOMER_FIELDS)},
+        data=lambda: {"survivor": _fields(survivor, CUSTOMER_FIELDS), "duplicate": _fields(duplicate, CUSTOMER_FIELDS)},
     )
     return {}
 
 
 def on_customer_deleted(sender, customer, **kwargs):
-    services.emit(EventType.CUSTOMER_DELETED, tenant_id=customer.tenant_id, data=_fields(customer, CUSTOMER_FIELDS))
+    services.emit(
+        EventType.CUSTOMER_DELETED, tenant_id=customer.tenant_id, data=lambda: _fields(customer, CUSTOMER_FIELDS)
+    )
 
 
 def on_sla_breached(sender, record, kind, **kwargs):
     services.emit(
-        EventType.TICKET_SLA_BREACHED, tenant_id=record.tenant_id, data={**_fields(record, TICKET_FIELDS), "kind": kind}
+        EventType.TICKET_SLA_BREACHED,
+        tenant_id=record.tenant_id,
+        data=lambda: {**_fields(record, TICKET_FIELDS), "kind": kind},
     )
 
 
 def on_rating_received(sender, record, **kwargs):
-    services.emit(EventType.TICKET_RATED, tenant_id=record.tenant_id, data=_fields(record, TICKET_FIELDS))
+    services.emit(EventType.TICKET_RATED, tenant_id=record.tenant_id, data=lambda: _fields(record, TICKET_FIELDS))
 
 
 def on_health_changed(sender, score, customer, previous_overall=None, previous_risk_level=None, **kwargs):

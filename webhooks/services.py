@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -203,14 +204,19 @@ def _subscriptions(tenant_id: int) -> list[tuple[int, list[str]]]:
 
 
 # --- Events into deliveries -----------------------------------------------------------------------------------------
-def emit(event_type: str, *, tenant_id: int | None, data: dict[str, Any]) -> list[WebhookDelivery]:
-    """One delivery per active subscription of `tenant_id` to `event_type`, queued after the commit."""
+def emit(
+    event_type: str, *, tenant_id: int | None, data: dict[str, Any] | Callable[[], dict[str, Any]]
+) -> list[WebhookDelivery]:
+    """One delivery per active subscription of `tenant_id` to `event_type`, queued after the commit.
+
+    `data` may be a callable: it is built only when somebody subscribed (a bulk status change of customers
+    loaded with `.only()` would otherwise read every deferred field back, one query each)."""
     if tenant_id is None:
         return []
     wanted = [pk for pk, types in _subscriptions(tenant_id) if event_type in types]
     if not wanted:
         return []
-    event = _event(event_type, tenant_id, data)
+    event = _event(event_type, tenant_id, data() if callable(data) else data)
     deliveries = []
     with unscoped("deliveries of the tenant named by the event"):
         for subscription in WebhookSubscription.objects.filter(pk__in=wanted, tenant_id=tenant_id, is_active=True):
