@@ -28,6 +28,7 @@ from health.choices import AlertKind, ChurnSource
 from health.features import load_inputs, moment
 from health.models import CustomerHealthScore, HealthAlert, HealthSettings, UsageEvent
 from health.signals import health_alert, health_score_changed
+from service_records.signals import batch as signal_batch
 
 CHUNK = 5000
 TWO = Decimal("0.01")
@@ -245,6 +246,13 @@ def _alerts_create(day, candidates, window) -> list[HealthAlert]:
 
 
 def _announce(stored: dict, previous: dict, alerts: list[HealthAlert], window: int) -> None:
+    # One batch of signals: receivers keep what they read for every customer (the playbook rules) for the whole
+    # chunk instead of querying it again per customer (at 100,000 customers that was most of the nightly run).
+    with signal_batch(stored.keys()):
+        _announce_batch(stored, previous, alerts, window)
+
+
+def _announce_batch(stored: dict, previous: dict, alerts: list[HealthAlert], window: int) -> None:
     for customer_id, score in stored.items():
         prev = previous.get(customer_id)
         health_score_changed.send(

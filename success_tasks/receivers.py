@@ -107,8 +107,14 @@ def on_health_score_changed(sender, score=None, customer=None, **kwargs) -> None
     """health.signals.health_score_changed: health below X, risk level >= N (connected when health is installed)."""
     from success_tasks import playbook
 
-    _run(customer, Trigger.HEALTH_BELOW, lambda rule: playbook.check_health_below(rule, score.overall_score))
-    _run(customer, Trigger.RISK_LEVEL, lambda rule: playbook.check_risk_level(rule, score.risk_level))
+    # The nightly scoring sends these inside a signal batch: the rules are read once per chunk (batch_memo).
+    _run(
+        customer,
+        Trigger.HEALTH_BELOW,
+        lambda rule: playbook.check_health_below(rule, score.overall_score),
+        memo=batch_memo,
+    )
+    _run(customer, Trigger.RISK_LEVEL, lambda rule: playbook.check_risk_level(rule, score.risk_level), memo=batch_memo)
 
 
 def on_health_alert(sender, customer=None, kind=None, drop=None, window_days=None, risk_level=None, **kwargs) -> None:
@@ -116,9 +122,9 @@ def on_health_alert(sender, customer=None, kind=None, drop=None, window_days=Non
     from success_tasks import playbook
 
     if kind == "drop":
-        _run(customer, Trigger.HEALTH_DROP, lambda rule: playbook.check_drop(rule, drop, window_days))
+        _run(customer, Trigger.HEALTH_DROP, lambda rule: playbook.check_drop(rule, drop, window_days), memo=batch_memo)
     elif kind == "risk_up":
-        _run(customer, Trigger.RISK_LEVEL, lambda rule: playbook.check_risk_level(rule, risk_level))
+        _run(customer, Trigger.RISK_LEVEL, lambda rule: playbook.check_risk_level(rule, risk_level), memo=batch_memo)
 
 
 @receiver(customer_merged, sender=Customer, dispatch_uid="success_tasks.move_on_merge")

@@ -109,3 +109,30 @@ def test_a_failed_chunk_marks_the_run_and_a_rerun_leaves_one_row_per_customer(te
     assert len(rows) == 5 and len({c for c, _s in rows}) == 5
     with tenant_scope(tenant):
         assert Customer.objects.get(pk=customers[4].pk).ltv == Decimal("50000.00")
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_playbook_reads_its_rules_once_per_chunk_not_once_per_customer(
+    owner, tenant, django_capture_on_commit_callbacks
+):
+    """The nightly run announces every score; the success-task rules behind those signals are read per chunk."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from success_tasks.models import PlaybookRule
+
+    table = PlaybookRule._meta.db_table
+
+    def rule_reads(count: int) -> int:
+        for n in range(count):
+            c = make_customer(owner, customer_name=f"Rules {count} {n}", status=CustomerStatus.FORMAL)
+            ContractFactory(customer=c, status=ContractStatus.ACTIVE, contract_amount=Decimal(5000))
+        with tenant_scope(tenant), CaptureQueriesContext(connection) as queries:
+            with django_capture_on_commit_callbacks(execute=True) as callbacks:
+                services.scores_save(date(2026, 6, 15), alerts=False)
+        assert callbacks, "the scores were announced"
+        return sum(1 for q in queries.captured_queries if q["sql"].startswith("SELECT") and table in q["sql"])
+
+    rule_reads(1)  # the first read of a new tenant also creates the default playbook
+    few, many = rule_reads(2), rule_reads(6)
+    assert 0 < many == few
