@@ -355,6 +355,7 @@ def campaign_detail(request, pk):
             "chart": chart,
             "page_obj": members,
             "see_money": can_see_amounts(request.user),
+            "progress": campaigns.contact_progress(campaign) if campaign.status == "launched" else None,
         },
     )
 
@@ -455,7 +456,10 @@ def campaign_launch(request, pk):
         result = campaigns.campaign_launch(actor=request.user, campaign=campaign, request=request)
         messages.success(
             request,
-            _("Launched: %(members)d members, %(control)d in the control group, %(emails)d e-mails, %(tasks)d tasks.")
+            _(
+                "Launched: %(members)d members, %(control)d in the control group; %(emails)d e-mails and %(tasks)d "
+                "tasks are being sent in the background."
+            )
             % result.__dict__,
         )
     except ValidationError as exc:
