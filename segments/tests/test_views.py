@@ -100,6 +100,8 @@ def test_form_page_carries_the_builder_catalogue_and_names_the_bad_row(owner, st
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     text = page.content.decode()
     assert 'src="/static/js/segment_builder.js"' in text and "<script>" not in text and 'style="' not in text
+    # Without JavaScript the builder stays hidden and the JSON textarea is the editor.
+    assert 'class="field span-2 sb hidden" id="segment-builder"' in text and '<textarea name="rules"' in text
     payload = builder_payload(text)
     fields = {f["field"]: f for f in payload["fields"]}
     assert fields["industry"]["label"] == "行业" and fields["industry"]["operators"] == ["eq", "ne", "in", "contains"]
