@@ -68,7 +68,16 @@ class TagSuggestionAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
 
 class CampaignMemberInline(admin.TabularInline):
     model = CampaignMember
-    fields = ("customer", "is_control", "email_sent", "contacted_at", "responded_at", "converted_at", "revenue")
+    fields = (
+        "customer",
+        "is_control",
+        "email_sent",
+        "contacted_at",
+        "handled_at",
+        "responded_at",
+        "converted_at",
+        "revenue",
+    )
     readonly_fields = fields
     can_delete = False
     extra = 0
@@ -81,7 +90,7 @@ class CampaignAdmin(ObjectTenantScopeMixin, TenantScopedAdminMixin, admin.ModelA
     list_display = ("name", "segment", "goal", "status", "cost", "control_percent", "launched_at")
     list_filter = ("status", "goal", "send_email", "create_tasks")
     search_fields = ("name", "description")
-    readonly_fields = ("status", "launched_at", "launched_by", "attributed_at")
+    readonly_fields = ("status", "launched_at", "launched_by", "contacts_finished_at", "attributed_at")
     inlines = [CampaignMemberInline]
 
     def save_model(self, request, obj, form, change):

@@ -80,6 +80,14 @@ class SegmentsConfig(AppConfig):
                 schedule=crontab(hour=3, minute=0),
             )
         )
+        jobs.register(
+            Job(
+                "contact_campaigns",
+                "segments.tasks.contact_campaigns",
+                _("Finish contacting the members of launched campaigns"),
+                schedule=crontab(minute="*/10"),
+            )
+        )
         audit_labels.register(
             {
                 "crm.segment.created": _("Segment created"),

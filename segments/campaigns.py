@@ -34,7 +34,6 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from accounts.services import audit_record
-from accounts.tenancy import tenant_scope
 from communications.choices import CommunicationType, Direction
 from communications.models import Communication
 from contracts.models import Contract
@@ -200,16 +199,16 @@ def _contact_emails(customer_ids: list[int]) -> dict[int, tuple[str, str]]:
 class LaunchResult:
     members: int
     control: int
-    emails: int
-    tasks: int
+    emails: int  # e-mails queued (treated members with an address, when the campaign sends e-mail)
+    tasks: int  # CSM tasks queued (treated members, when the campaign creates tasks)
 
 
 @transaction.atomic
 def campaign_launch(
     *, actor: User | None, campaign: Campaign, now: datetime | None = None, request=None
 ) -> LaunchResult:
-    """Snapshot the segment's members now, draw the control group, contact the treated members (e-mails go out
-    after the commit; tasks through success_tasks' receiver of `success_task_requested`)."""
+    """Snapshot the segment's members now and draw the control group. The treated members are contacted in the
+    background after the commit (`segments.tasks.contact_campaign`, see `campaign_contact`)."""
     now = now or timezone.now()
     original, campaign = campaign, Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != CampaignStatus.DRAFT:
@@ -217,64 +216,32 @@ def campaign_launch(
     if campaign.segment_id is None:
         raise ValidationError({"segment": [_("Choose the segment the campaign targets.")]})
     segment = Segment.objects.get(pk=campaign.segment_id)
-    customers = list(
+    customer_ids = list(
         apply_rules(Customer.objects.alive(), segment.rules, today=timezone.localdate(now))
-        .select_related("assigned_manager")
         .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    if not customers:
+    if not customer_ids:
         raise ValidationError({"segment": [_("The segment has no members now.")]})
     if not campaign.control_seed:
         campaign.control_seed = secrets.randbelow(2**31 - 1) + 1
-    control = control_split([c.pk for c in customers], campaign.control_percent, campaign.control_seed)
-    emails = _contact_emails([c.pk for c in customers]) if campaign.send_email else {}
-    members = []
-    for customer in customers:
-        address = emails.get(customer.pk, ("", ""))[0]
-        members.append(
-            CampaignMember(
-                campaign=campaign,
-                customer=customer,
-                is_control=customer.pk in control,
-                email=address if customer.pk not in control else "",
-            )
+    control = control_split(customer_ids, campaign.control_percent, campaign.control_seed)
+    emails = _contact_emails(customer_ids) if campaign.send_email else {}
+    members = [
+        CampaignMember(
+            campaign=campaign,
+            customer_id=pk,
+            is_control=pk in control,
+            email=emails.get(pk, ("", ""))[0] if pk not in control else "",
         )
+        for pk in customer_ids
+    ]
     CampaignMember.objects.bulk_create(members)
-    members = list(CampaignMember.objects.filter(campaign=campaign).order_by("pk"))
-    by_customer = {c.pk: c for c in customers}
-    messages: list[tuple[int, EmailMessage]] = []
-    tasks = 0
-    for member in members:
-        if member.is_control:
-            continue
-        customer = by_customer[member.customer_id]
-        facts = {
-            "customer_name": customer.customer_name,
-            "customer_code": customer.customer_code,
-            "contact_name": emails.get(customer.pk, ("", ""))[1],
-            "manager": customer.assigned_manager.get_display_name() if customer.assigned_manager_id else "",
-            "renewal_date": customer.next_renewal_date or "",
-            "campaign": campaign.name,
-        }
-        if campaign.send_email and member.email:
-            subject = render(campaign.email_subject, facts).replace("\n", " ")[:200]
-            messages.append(
-                (
-                    member.pk,
-                    EmailMessage(
-                        subject, render(campaign.email_body, facts), settings.DEFAULT_FROM_EMAIL, [member.email]
-                    ),
-                )
-            )
-        if campaign.create_tasks:
-            task = _request_task(campaign, customer, facts, actor, now)
-            if task is not None:
-                member.task_id = task.pk
-                member.contacted_at = now
-                tasks += 1
-    CampaignMember.objects.bulk_update([m for m in members if m.task_id], ["task_id", "contacted_at"])
+    treated = [m for m in members if not m.is_control]
     campaign.status, campaign.launched_at, campaign.launched_by = CampaignStatus.LAUNCHED, now, actor
-    campaign.save(update_fields=["status", "launched_at", "launched_by", "control_seed", "updated_at"])
+    campaign.contacts_finished_at = None
+    update = ["status", "launched_at", "launched_by", "control_seed", "contacts_finished_at", "updated_at"]
+    campaign.save(update_fields=update)
     audit_record(
         action="crm.campaign.launched",
         actor=actor,
@@ -286,12 +253,52 @@ def campaign_launch(
         },
         request=request,
     )
-    if messages:
-        tenant = campaign.tenant
-        transaction.on_commit(lambda: _send(messages, now, tenant))
-    for key in ("status", "launched_at", "launched_by", "control_seed"):
+    tenant_id, campaign_id, actor_id = campaign.tenant_id, campaign.pk, getattr(actor, "pk", None)
+    transaction.on_commit(lambda: _queue_contact(tenant_id, campaign_id, actor_id))
+    for key in ("status", "launched_at", "launched_by", "control_seed", "contacts_finished_at"):
         setattr(original, key, getattr(campaign, key))
-    return LaunchResult(members=len(members), control=len(control), emails=len(messages), tasks=tasks)
+    return LaunchResult(
+        members=len(members),
+        control=len(control),
+        emails=sum(1 for m in treated if m.email) if campaign.send_email else 0,
+        tasks=len(treated) if campaign.create_tasks else 0,
+    )
+
+
+def _queue_contact(tenant_id: int, campaign_id: int, actor_id: int | None) -> None:
+    from segments.tasks import contact_campaign
+
+    contact_campaign.delay(tenant_id, campaign_id, actor_id)
+
+
+def campaign_contact(*, campaign: Campaign, actor: User | None = None, now: datetime | None = None) -> dict:
+    """Contact the treated members not handled yet: the e-mail (unless already sent) and the CSM task (unless already
+    created). Idempotent and safe to run twice at once: each member is locked while it is handled, and a member
+    already handled, mailed or given a task is never contacted again. A member whose e-mail failed stays unhandled
+    (the next run tries again); the campaign is finished when every treated member is handled."""
+    now = now or timezone.now()
+    counts = {"handled": 0, "emails": 0, "tasks": 0, "failed": 0}
+    if campaign.status != CampaignStatus.LAUNCHED:
+        return counts
+    pending = list(
+        CampaignMember.objects.filter(campaign=campaign, is_control=False, handled_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    connection = get_connection(fail_silently=False) if campaign.send_email and pending else None
+    contact_names = {}
+    if campaign.send_email and pending:
+        ids = CampaignMember.objects.filter(pk__in=pending).values_list("customer_id", flat=True)
+        contact_names = {pk: name for pk, (_email, name) in _contact_emails(list(ids)).items()}
+    for member_pk in pending:
+        outcome = _contact_member(campaign, member_pk, actor, now, connection, contact_names)
+        for key in outcome:
+            counts[key] += 1
+    left = CampaignMember.objects.filter(campaign=campaign, is_control=False, handled_at__isnull=True).exists()
+    if not left:
+        Campaign.objects.filter(pk=campaign.pk, contacts_finished_at__isnull=True).update(contacts_finished_at=now)
+        campaign.contacts_finished_at = campaign.contacts_finished_at or now
+    return counts
 
 
 def _request_task(campaign: Campaign, customer: Customer, facts: dict, actor, now: datetime):
@@ -314,26 +321,80 @@ def _request_task(campaign: Campaign, customer: Customer, facts: dict, actor, no
     return None
 
 
-def _send(messages: list[tuple[int, EmailMessage]], now: datetime, tenant) -> None:
-    """After the commit: send each e-mail; a member is marked contacted only when its e-mail went out."""
-    with tenant_scope(tenant):
-        _send_in_scope(messages, now)
+def _contact_member(campaign, member_pk, actor, now, connection, contact_names) -> list[str]:
+    """One member in its own transaction, its row locked (a concurrent run waits, then sees it handled)."""
+    with transaction.atomic():
+        member = (
+            CampaignMember.objects.select_for_update()
+            .filter(pk=member_pk, handled_at__isnull=True)
+            .select_related("customer__assigned_manager")
+            .first()
+        )
+        if member is None:
+            return []
+        customer = member.customer
+        facts = {
+            "customer_name": customer.customer_name,
+            "customer_code": customer.customer_code,
+            "contact_name": contact_names.get(customer.pk, ""),
+            "manager": customer.assigned_manager.get_display_name() if customer.assigned_manager_id else "",
+            "renewal_date": customer.next_renewal_date or "",
+            "campaign": campaign.name,
+        }
+        outcome = []
+        if campaign.create_tasks and member.task_id is None:
+            task = _request_task(campaign, customer, facts, actor, now)
+            if task is not None:
+                member.task_id = task.pk
+                member.contacted_at = member.contacted_at or now
+                outcome.append("tasks")
+        failed = False
+        if campaign.send_email and member.email and not member.email_sent:
+            subject = render(campaign.email_subject, facts).replace("\n", " ")[:200]
+            message = EmailMessage(
+                subject, render(campaign.email_body, facts), settings.DEFAULT_FROM_EMAIL, [member.email]
+            )
+            message.connection = connection
+            try:
+                message.send()
+            except Exception:  # one bad address must not stop the others; the next run tries again
+                logger.exception("campaign e-mail to member %s failed", member.pk)
+                failed = True
+            else:
+                member.email_sent = True
+                member.contacted_at = member.contacted_at or now
+                outcome.append("emails")
+        if failed:
+            outcome.append("failed")
+        else:
+            member.handled_at = now
+            outcome.append("handled")
+        member.save(update_fields=["task_id", "contacted_at", "email_sent", "handled_at"])
+    return outcome
 
 
-def _send_in_scope(messages: list[tuple[int, EmailMessage]], now: datetime) -> None:
-    sent = []
-    connection = get_connection(fail_silently=False)
-    for member_pk, message in messages:
-        message.connection = connection
-        try:
-            message.send()
-        except Exception:  # one bad address must not stop the others
-            logger.exception("campaign e-mail to member %s failed", member_pk)
-            continue
-        sent.append(member_pk)
-    if sent:
-        CampaignMember.objects.filter(pk__in=sent).update(email_sent=True)
-        CampaignMember.objects.filter(pk__in=sent, contacted_at__isnull=True).update(contacted_at=now)
+def campaigns_contact_pending(*, now: datetime | None = None) -> dict:
+    """The sweep behind the `contact_campaigns` job: finish every launched campaign whose fan-out is unfinished
+    (a lost queue message, a worker stopped mid-way, e-mails that failed)."""
+    totals = {"campaigns": 0, "handled": 0, "emails": 0, "tasks": 0, "failed": 0}
+    pending = Campaign.objects.filter(status=CampaignStatus.LAUNCHED, contacts_finished_at__isnull=True)
+    for campaign in pending.order_by("pk"):
+        totals["campaigns"] += 1
+        for key, value in campaign_contact(campaign=campaign, actor=campaign.launched_by, now=now).items():
+            totals[key] += value
+    return totals
+
+
+def contact_progress(campaign: Campaign) -> dict:
+    """The fan-out's progress for the campaign page: treated members handled so far, e-mails sent, tasks created."""
+    from django.db.models import Count, Q
+
+    return CampaignMember.objects.filter(campaign=campaign, is_control=False).aggregate(
+        treated=Count("pk"),
+        handled=Count("pk", filter=Q(handled_at__isnull=False)),
+        emails=Count("pk", filter=Q(email_sent=True)),
+        tasks=Count("pk", filter=Q(task_id__isnull=False)),
+    )
 
 
 # --- Attribution (idempotent job) -----------------------------------------------------------------------------

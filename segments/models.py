@@ -177,6 +177,8 @@ class Campaign(TenantOwnedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
     attributed_at = models.DateTimeField(_("attributed at"), null=True, blank=True, editable=False)
+    # Set by the background fan-out (segments.tasks.contact_campaign) when every treated member was handled.
+    contacts_finished_at = models.DateTimeField(_("contacting finished at"), null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
@@ -207,6 +209,8 @@ class CampaignMember(TenantOwnedModel):
     contacted_at = models.DateTimeField(_("contacted at"), null=True, blank=True)
     email_sent = models.BooleanField(_("e-mail sent"), default=False)
     task_id = models.PositiveBigIntegerField(_("task"), null=True, blank=True)
+    # When the fan-out handled this treated member (its channels done); a rerun skips handled members.
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
     responded_at = models.DateTimeField(_("responded at"), null=True, blank=True)
     converted_at = models.DateField(_("converted on"), null=True, blank=True)
     revenue = models.DecimalField(_("attributed revenue"), max_digits=18, decimal_places=2, default=0)

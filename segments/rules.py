@@ -14,6 +14,7 @@ from django.db.models import Avg, Count, DecimalField, Exists, OuterRef, Q, Subq
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from contracts.choices import ContractStatus
 from contracts.models import Contract
@@ -49,27 +50,27 @@ TEXT_OPS = ("eq", "ne", "in", "contains")
 NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in")
 FIELDS: dict[str, Field] = {
     # customer columns
-    "customer_name": Field("text", "customer_name"),
-    "industry": Field("text", "industry"),
-    "scale": Field("text", "scale"),
-    "region": Field("text", "region"),
-    "source": Field("text", "source"),
-    "level": Field("integer", "level"),
-    "status": Field("integer", "status"),
-    "customer_type": Field("integer", "customer_type"),
-    "assigned_manager_id": Field("integer", "assigned_manager_id"),
-    "health_score": Field("number", "health_score"),
-    "ltv": Field("number", "ltv"),
+    "customer_name": Field("text", "customer_name", gettext_lazy("Customer name")),
+    "industry": Field("text", "industry", gettext_lazy("Industry")),
+    "scale": Field("text", "scale", gettext_lazy("Scale")),
+    "region": Field("text", "region", gettext_lazy("Region")),
+    "source": Field("text", "source", gettext_lazy("Source")),
+    "level": Field("integer", "level", gettext_lazy("Level")),
+    "status": Field("integer", "status", gettext_lazy("Status")),
+    "customer_type": Field("integer", "customer_type", gettext_lazy("Customer type")),
+    "assigned_manager_id": Field("integer", "assigned_manager_id", gettext_lazy("Account manager (user id)")),
+    "health_score": Field("number", "health_score", gettext_lazy("Health score")),
+    "ltv": Field("number", "ltv", gettext_lazy("Lifetime value (LTV)")),
     # tags
-    "tag": Field("tag", "tag_name"),
+    "tag": Field("tag", "tag_name", gettext_lazy("Tag")),
     # contract facts
-    "has_active_contract": Field("bool", "seg_active_contract"),
-    "revenue": Field("number", "seg_revenue"),
-    "days_to_renewal": Field("days", "next_renewal_date"),
+    "has_active_contract": Field("bool", "seg_active_contract", gettext_lazy("Has an active contract")),
+    "revenue": Field("number", "seg_revenue", gettext_lazy("Contract revenue")),
+    "days_to_renewal": Field("days", "next_renewal_date", gettext_lazy("Days to renewal")),
     # service facts (last 90 days; satisfaction over every rated ticket)
-    "tickets_90d": Field("integer", "seg_tickets_90d"),
-    "breaches_90d": Field("integer", "seg_breaches_90d"),
-    "satisfaction": Field("number", "seg_satisfaction"),
+    "tickets_90d": Field("integer", "seg_tickets_90d", gettext_lazy("Tickets in the last 90 days")),
+    "breaches_90d": Field("integer", "seg_breaches_90d", gettext_lazy("SLA breaches in the last 90 days")),
+    "satisfaction": Field("number", "seg_satisfaction", gettext_lazy("Average ticket satisfaction")),
 }
 
 
@@ -268,6 +269,31 @@ def apply_rules(queryset, rules: dict, *, today=None):
     if annotations:
         queryset = queryset.annotate(**annotations)
     return queryset.filter(_group_q(rules, today))
+
+
+OPERATOR_LABELS = {
+    "eq": gettext_lazy("equals"),
+    "ne": gettext_lazy("does not equal"),
+    "gt": gettext_lazy("greater than"),
+    "gte": gettext_lazy("at least"),
+    "lt": gettext_lazy("less than"),
+    "lte": gettext_lazy("at most"),
+    "in": gettext_lazy("is one of"),
+    "contains": gettext_lazy("contains"),
+}
+
+
+def builder_catalogue() -> dict:
+    """What the page's condition builder needs: fields with translated labels, operator labels, limits."""
+    return {
+        "fields": [
+            {"field": name, "label": str(field.label or name), "type": field.kind, "operators": list(_ops_for(field))}
+            for name, field in FIELDS.items()
+        ],
+        "operators": {op: str(label) for op, label in OPERATOR_LABELS.items()},
+        "max_depth": MAX_DEPTH,
+        "max_conditions": MAX_CONDITIONS,
+    }
 
 
 def field_catalogue() -> list[dict]:

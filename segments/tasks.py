@@ -46,3 +46,25 @@ def attribute_campaigns(tenant) -> dict:
     with job_run("attribute_campaigns", tenant) as counts:
         counts.update(campaigns.campaigns_attribute_all())
     return counts
+
+
+@shared_task(base=TenantTask, name="segments.tasks.contact_campaign")
+def contact_campaign(tenant, campaign_id: int, actor_id: int | None = None) -> dict:
+    """After a launch: e-mail and create CSM tasks for the treated members (idempotent: a handled member is skipped)."""
+    from accounts.models import User
+    from segments.models import Campaign
+
+    with job_run("contact_campaign", tenant) as counts:
+        campaign = Campaign.objects.filter(pk=campaign_id).first()
+        if campaign is not None:
+            actor = User.objects.filter(pk=actor_id, tenant=tenant).first() if actor_id else None
+            counts.update(campaigns.campaign_contact(campaign=campaign, actor=actor or campaign.launched_by))
+    return counts
+
+
+@shared_task(base=TenantTask, name="segments.tasks.contact_campaigns")
+def contact_campaigns(tenant) -> dict:
+    """Sweep: finish the fan-out of every launched campaign still contacting (lost message, stopped worker)."""
+    with job_run("contact_campaigns", tenant) as counts:
+        counts.update(campaigns.campaigns_contact_pending())
+    return counts

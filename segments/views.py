@@ -25,7 +25,7 @@ from segments.filtersets import MemberFilterSet
 from segments.forms import CampaignForm, SegmentForm
 from segments.models import SegmentSnapshot
 from segments.rfm import RFM_SEGMENTS
-from segments.rules import RuleError, field_catalogue
+from segments.rules import RuleError, builder_catalogue, field_catalogue
 
 VIEW = "segments.view_segment"
 
@@ -167,10 +167,44 @@ def _save(request, form, segment=None):
         return services.segment_update(actor=request.user, segment=segment, data=dict(data), request=request)
     except RuleError as exc:
         form.add_error("rules", f"{exc.path}: {exc.message}")
+        form.rule_error = {"path": exc.path, "message": exc.message}
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
     return None
+
+
+def _builder(form) -> dict:
+    """The condition builder's payload (json_script): field catalogue, translated UI strings, the server's error."""
+    return {
+        **builder_catalogue(),
+        "error": getattr(form, "rule_error", None),
+        "text": {
+            "and": _("All of (AND)"),
+            "or": _("Any of (OR)"),
+            "group_op": _("Combine the conditions of this group with"),
+            "field": _("Field"),
+            "operator": _("Operator"),
+            "value": _("Value"),
+            "in_help": _("Several values, separated by commas"),
+            "true": _("Yes"),
+            "false": _("No"),
+            "add_condition": _("Add condition"),
+            "add_group": _("Add group"),
+            "remove_condition": _("Remove condition"),
+            "remove_group": _("Remove group"),
+            "group": _("Group of conditions"),
+            "show_json": _("Edit as JSON"),
+            "show_builder": _("Use the condition builder"),
+            "bad_json": _("The JSON cannot be shown in the builder; fix it or keep editing it as JSON."),
+            "empty_group": _("This group has no conditions yet."),
+        },
+    }
+
+
+def _form_page(request, form, segment=None):
+    context = {"form": form, "fields": field_catalogue(), "builder": _builder(form), "segment": segment}
+    return render(request, "segments/segment_form.html", context)
 
 
 @login_required
@@ -182,7 +216,7 @@ def segment_create(request):
         if segment is not None:
             messages.success(request, _("Segment created"))
             return redirect("segments:segment_detail", segment.pk)
-    return render(request, "segments/segment_form.html", {"form": form, "fields": field_catalogue()})
+    return _form_page(request, form)
 
 
 @login_required
@@ -201,9 +235,7 @@ def segment_edit(request, pk):
     if request.method == "POST" and form.is_valid() and _save(request, form, segment) is not None:
         messages.success(request, _("Segment saved"))
         return redirect("segments:segment_detail", segment.pk)
-    return render(
-        request, "segments/segment_form.html", {"form": form, "fields": field_catalogue(), "segment": segment}
-    )
+    return _form_page(request, form, segment)
 
 
 @login_required
@@ -323,6 +355,7 @@ def campaign_detail(request, pk):
             "chart": chart,
             "page_obj": members,
             "see_money": can_see_amounts(request.user),
+            "progress": campaigns.contact_progress(campaign) if campaign.status == "launched" else None,
         },
     )
 
@@ -423,7 +456,10 @@ def campaign_launch(request, pk):
         result = campaigns.campaign_launch(actor=request.user, campaign=campaign, request=request)
         messages.success(
             request,
-            _("Launched: %(members)d members, %(control)d in the control group, %(emails)d e-mails, %(tasks)d tasks.")
+            _(
+                "Launched: %(members)d members, %(control)d in the control group; %(emails)d e-mails and %(tasks)d "
+                "tasks are being sent in the background."
+            )
             % result.__dict__,
         )
     except ValidationError as exc:

@@ -374,7 +374,8 @@ class CampaignDetailView(CampaignAPIView):
 
 
 class CampaignLaunchView(CampaignAPIView):
-    """`POST /campaigns/{id}/launch`: snapshot the segment, draw the control group, send e-mails, create tasks."""
+    """`POST /campaigns/{id}/launch`: snapshot the segment, draw the control group; e-mails and CSM tasks are queued
+    (sent in the background; the campaign page shows the progress)."""
 
     required_perms = {"POST": "segments.launch_campaign"}
 

@@ -266,3 +266,87 @@ def test_attribution_job_runs_per_tenant_and_admin_lists_campaigns(owner, outsid
     assert listing.status_code == 200 and "Spring renewals" in listing.content.decode()
     assert client.get(f"/admin/segments/campaign/{campaign.pk}/change/").status_code == 200
     assert "Spring renewals" not in staff_client_as(outsider).get("/admin/segments/campaign/").content.decode()
+
+
+# --- Background fan-out (segments.tasks.contact_campaign) ---------------------------------------------------------
+@pytest.fixture
+def mailing(owner, retail):
+    for shop in retail:
+        make_contact(owner, shop, contact_name=f"Buyer of {shop.customer_name}", email=f"{shop.pk}@shop.test")
+    return make_campaign(
+        owner,
+        make_segment(owner, rules=RETAIL),
+        send_email=True,
+        email_subject="Renew, {customer_name}",
+        email_body="Dear {contact_name}",
+        create_tasks=True,
+        task_title="Call {customer_name}",
+    )
+
+
+def _task_count(owner):
+    with tenant_scope(owner.tenant):
+        return apps.get_model("success_tasks", "CustomerSuccessTask").objects.count()
+
+
+def test_launch_only_queues_the_fan_out_and_the_task_is_idempotent(
+    owner, mailing, monkeypatch, django_capture_on_commit_callbacks
+):
+    from segments import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.contact_campaign, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        result = launch(owner, mailing)
+    assert (result.members, result.emails, result.tasks) == (4, 4, 4)  # queued, not sent
+    assert queued == [(owner.tenant_id, mailing.pk, owner.pk)]
+    assert mail.outbox == [] and _task_count(owner) == 0
+    assert not any(m.handled_at or m.contacted_at for m in members(owner, mailing).values())
+
+    counts = tasks.contact_campaign.apply(args=queued[0]).get()  # what the worker runs
+    assert (counts["handled"], counts["emails"], counts["tasks"], counts["failed"]) == (4, 4, 4, 0)
+    assert sorted(m.subject for m in mail.outbox) == [f"Renew, Shop {i}" for i in range(1, 5)]
+    assert _task_count(owner) == 4
+    rows = members(owner, mailing)
+    assert all(m.email_sent and m.task_id and m.handled_at and m.contacted_at for m in rows.values())
+    with tenant_scope(owner.tenant):
+        assert Campaign.objects.get(pk=mailing.pk).contacts_finished_at is not None
+
+    again = tasks.contact_campaign.apply(args=queued[0]).get()  # a redelivered message: nobody is contacted twice
+    assert again["handled"] == again["emails"] == again["tasks"] == 0
+    assert len(mail.outbox) == 4 and _task_count(owner) == 4
+
+
+def test_a_failed_email_is_retried_by_the_sweep_without_a_second_task(
+    owner, retail, mailing, staff_client_as, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.mail import EmailMessage
+
+    from segments.tasks import contact_campaigns
+
+    send = EmailMessage.send
+    broken = f"{retail[1].pk}@shop.test"  # Shop 2
+
+    def flaky(message, *args, **kwargs):
+        if broken in message.to:
+            raise OSError("mailbox unavailable")
+        return send(message, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", flaky)
+    with django_capture_on_commit_callbacks(execute=True):
+        launch(owner, mailing)  # the eager worker runs the fan-out after the commit
+    rows = members(owner, mailing)
+    assert len(mail.outbox) == 3 and _task_count(owner) == 4
+    assert rows["Shop 2"].task_id and not rows["Shop 2"].email_sent and rows["Shop 2"].handled_at is None
+    page = staff_client_as(owner).get(f"/segments/campaigns/{mailing.pk}/").content.decode()
+    assert 'data-testid="contact-status">In progress<' in page
+    assert "3 of 4 treated members handled · 3 e-mails sent · 4 tasks created" in page
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    counts = contact_campaigns.apply(args=(owner.tenant_id,)).get()
+    assert (counts["campaigns"], counts["handled"], counts["emails"], counts["tasks"]) == (1, 1, 1, 0)
+    assert [m.subject for m in mail.outbox].count("Renew, Shop 2") == 1 and len(mail.outbox) == 4
+    assert _task_count(owner) == 4
+    page = staff_client_as(owner).get(f"/segments/campaigns/{mailing.pk}/").content.decode()
+    assert 'data-testid="contact-status">Finished<' in page and "4 of 4 treated members handled" in page
+    assert contact_campaigns.apply(args=(owner.tenant_id,)).get()["campaigns"] == 0  # nothing left to sweep

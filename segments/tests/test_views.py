@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.conf import settings
 
 from accounts.tenancy import tenant_scope
 from crm_project.testing import assert_page_not_found, query_budget
@@ -85,3 +86,34 @@ def test_page_query_budget(owner, staff_client_as, segment):
         assert client.get(f"/segments/{segment.pk}/").status_code == 200
     with query_budget(15):
         assert client.get("/segments/").status_code == 200
+
+
+def builder_payload(html: str) -> dict:
+    return json.loads(html.split('id="segment-builder-data" type="application/json">')[1].split("</script>")[0])
+
+
+def test_form_page_carries_the_builder_catalogue_and_names_the_bad_row(owner, staff_client_as):
+    """The builder's payload (json_script): translated field labels, per-type operators, the server's error path."""
+    client = staff_client_as(owner)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get("/segments/new")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    text = page.content.decode()
+    assert 'src="/static/js/segment_builder.js"' in text and "<script>" not in text and 'style="' not in text
+    # Without JavaScript the builder stays hidden and the JSON textarea is the editor.
+    assert 'class="field span-2 sb hidden" id="segment-builder"' in text and '<textarea name="rules"' in text
+    payload = builder_payload(text)
+    fields = {f["field"]: f for f in payload["fields"]}
+    assert fields["industry"]["label"] == "行业" and fields["industry"]["operators"] == ["eq", "ne", "in", "contains"]
+    assert fields["has_active_contract"]["operators"] == ["eq", "ne"] and payload["max_depth"] == 4
+    assert payload["operators"]["gte"] and payload["text"]["add_group"] and payload["error"] is None
+
+    rules = {
+        "op": "and",
+        "conditions": [{"op": "or", "conditions": [{"field": "level", "operator": "gte", "value": "drei"}]}],
+    }
+    bad = client.post("/segments/new", {"name": "X", "rules": json.dumps(rules)})
+    text = bad.content.decode()
+    payload = builder_payload(text)
+    assert payload["error"]["path"] == "rules.conditions[0].conditions[0].value"
+    assert "rules.conditions[0].conditions[0].value" in text  # also in the form's own error (no-JS users)
