@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -37,6 +36,7 @@ from accounts.services import audit_record
 from communications.choices import CommunicationType, Direction
 from communications.models import Communication
 from contracts.models import Contract
+from crm_project.placeholders import PlaceholderTemplates
 from customers.models import Customer, CustomerContact
 from customers.signals import success_task_requested
 from segments.models import Campaign, CampaignGoal, CampaignMember, CampaignStatus, Segment
@@ -64,33 +64,19 @@ EDITABLE = (
 )
 
 # --- Message templates: `{customer_name}` placeholders, nothing else ---------------------------------------------
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-BRACED = re.compile(r"\{([^{}]*)\}")
-FACTS = {
-    "customer_name": gettext_lazy("customer name"),
-    "customer_code": gettext_lazy("customer code"),
-    "contact_name": gettext_lazy("contact name"),
-    "manager": gettext_lazy("customer manager"),
-    "renewal_date": gettext_lazy("next renewal date"),
-    "campaign": gettext_lazy("campaign name"),
-}
-
-
-def unknown_placeholders(text: str) -> list[str]:
-    return sorted({name for name in BRACED.findall(text or "") if name not in FACTS})
-
-
-def render(text: str, facts: dict[str, Any]) -> str:
-    """Known placeholders replaced once by their text; the inserted values are never interpreted again."""
-
-    def replace(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in FACTS:
-            return match.group(0)
-        value = facts.get(name)
-        return "" if value is None else str(value)
-
-    return PLACEHOLDER.sub(replace, text or "")
+TEMPLATES = PlaceholderTemplates(
+    {
+        "customer_name": gettext_lazy("customer name"),
+        "customer_code": gettext_lazy("customer code"),
+        "contact_name": gettext_lazy("contact name"),
+        "manager": gettext_lazy("customer manager"),
+        "renewal_date": gettext_lazy("next renewal date"),
+        "campaign": gettext_lazy("campaign name"),
+    }
+)
+FACTS = TEMPLATES.facts
+unknown_placeholders = TEMPLATES.unknown
+render = TEMPLATES.render
 
 
 # --- CRUD ---------------------------------------------------------------------------------------------------------
