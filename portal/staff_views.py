@@ -299,18 +299,27 @@ def category_list(request):
 @require_http_methods(["GET", "POST"])
 def category_edit(request, category_id: int | None = None):
     category = _row(KbCategory.objects.all(), category_id) if category_id is not None else None
-    form = forms.CategoryForm(request.POST if request.method == "POST" else None, instance=category)
+    return _kb_edit(
+        request, forms.CategoryForm, category,
+        save=lambda data: services.category_save(actor=request.user, category=category, data=data, request=request),
+        saved=_("Category saved."), nav="categories", list_url="portal_staff:category_list",
+        title=_("Knowledge base category"),
+    )  # fmt: skip
+
+
+def _kb_edit(request, form_class, instance, *, save, saved, nav, list_url, title):
+    """Create or edit one knowledge-base row: the form, the service's rules as field errors, back to the list."""
+    form = form_class(request.POST if request.method == "POST" else None, instance=instance)
     if request.method == "POST" and form.is_valid():
         try:
-            services.category_save(actor=request.user, category=category, data=form.cleaned_data, request=request)
+            save(form.cleaned_data)
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            messages.success(request, _("Category saved."))
-            return redirect("portal_staff:category_list")
+            messages.success(request, saved)
+            return redirect(list_url)
     return render(request, "portal/staff/kb_edit_form.html", {
-        "form": form, "kb_nav": "categories", "cancel_url": reverse("portal_staff:category_list"),
-        "page_title": _("Knowledge base category")})  # fmt: skip
+        "form": form, "kb_nav": nav, "cancel_url": reverse(list_url), "page_title": title})  # fmt: skip
 
 
 @login_required
@@ -326,18 +335,12 @@ def checklist_list(request):
 @require_http_methods(["GET", "POST"])
 def checklist_edit(request, checklist_id: int | None = None):
     checklist = _row(DiagnosisChecklist.objects.all(), checklist_id) if checklist_id is not None else None
-    form = forms.ChecklistForm(request.POST if request.method == "POST" else None, instance=checklist)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.checklist_save(actor=request.user, checklist=checklist, data=form.cleaned_data, request=request)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, _("Checklist saved."))
-            return redirect("portal_staff:checklist_list")
-    return render(request, "portal/staff/kb_edit_form.html", {
-        "form": form, "kb_nav": "checklists", "cancel_url": reverse("portal_staff:checklist_list"),
-        "page_title": _("Self-diagnosis checklist")})  # fmt: skip
+    return _kb_edit(
+        request, forms.ChecklistForm, checklist,
+        save=lambda data: services.checklist_save(actor=request.user, checklist=checklist, data=data, request=request),
+        saved=_("Checklist saved."), nav="checklists", list_url="portal_staff:checklist_list",
+        title=_("Self-diagnosis checklist"),
+    )  # fmt: skip
 
 
 @login_required
