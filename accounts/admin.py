@@ -13,8 +13,8 @@ __all__ = ["ReadOnlyAdmin", "TenantScopedAdminMixin"]  # kept importable from he
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "created_at"]
-    list_filter = ["is_active"]
+    list_display = ["name", "is_active", "require_second_factor", "created_at"]
+    list_filter = ["is_active", "require_second_factor"]
     search_fields = ["name"]
 
     def has_module_permission(self, request):

@@ -58,9 +58,22 @@ class OIDCProviderForm(forms.ModelForm):
         fields = [
             "name", "slug", "is_active", "issuer", "client_id", "client_secret", "scopes", "authorization_endpoint",
             "token_endpoint", "jwks_uri", "role_claim", "role_mapping", "default_role", "create_users",
-            "allow_local_login",
+            "allow_local_login", "trust_idp_mfa",
         ]  # fmt: skip
-        widgets = {"client_secret": forms.PasswordInput(render_value=True)}
+        widgets = {"client_secret": forms.PasswordInput(render_value=False)}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # Stored encrypted and never sent back to the browser: an empty field keeps the current secret.
+            self.fields["client_secret"].required = False
+            self.fields["client_secret"].help_text = _("Stored encrypted; leave empty to keep the current secret.")
+
+    def clean_client_secret(self):
+        secret = self.cleaned_data.get("client_secret") or ""
+        if not secret and self.instance.pk:
+            return self.instance.client_secret
+        return secret
 
     def clean_role_mapping(self):
         from accounts.roles import ROLE_CODES
@@ -102,6 +115,7 @@ class OIDCProviderAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             ),
             (_("Users and roles"), {"fields": ["role_claim", "role_mapping", "default_role", "create_users"]}),
             (_("Password sign-in"), {"fields": ["allow_local_login"]}),
+            (_("Second factor"), {"fields": ["trust_idp_mfa"]}),
         ]
 
     def has_add_permission(self, request):

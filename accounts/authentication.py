@@ -85,10 +85,17 @@ class TenantJWTAuthentication(JWTAuthentication):
 
 
 class TenantSessionAuthentication(SessionAuthentication):
-    """The staff session (browsable docs, htmx calls), with CSRF enforced as usual."""
+    """The staff session (browsable docs, htmx calls), with CSRF enforced as usual. A session that must still
+    enrol its second factor (see `accounts.stepup.ForceEnrollmentMiddleware`) gets 403, code 40302."""
 
     def authenticate(self, request):
-        return _activate(request, super().authenticate(request))
+        result = super().authenticate(request)
+        if result is not None:
+            from accounts.stepup import EnrolmentRequired, enrolment_pending
+
+            if enrolment_pending(request._request, result[0]):
+                raise EnrolmentRequired()
+        return _activate(request, result)
 
 
 class TenantTokenRefreshSerializer(TokenRefreshSerializer):

@@ -9,6 +9,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantManager, TenantOwnedModel, TenantQuerySet
+from crm_project.crypto import EncryptedCharField
 
 
 class Tenant(models.Model):
@@ -16,6 +17,11 @@ class Tenant(models.Model):
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     is_active = models.BooleanField(_("active"), default=True)
+    require_second_factor = models.BooleanField(
+        _("second factor required for every user"),
+        default=False,
+        help_text=_("Off: only tenant administrators must use an authenticator app."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -211,7 +217,7 @@ class IntegrationKey(TenantOwnedModel):
 
     name = models.CharField(_("name"), max_length=100, blank=True)
     key_id = models.CharField(_("key id"), max_length=40, unique=True, editable=False)
-    secret = models.CharField(_("secret"), max_length=128, editable=False)
+    secret = EncryptedCharField(_("secret"), max_length=128, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantOwnedModel
+from crm_project.crypto import EncryptedCharField
 
 
 class TOTPDevice(models.Model):
@@ -23,7 +24,7 @@ class TOTPDevice(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="totp_device"
     )
-    secret = models.CharField(_("secret"), max_length=64, editable=False)
+    secret = EncryptedCharField(_("secret"), max_length=64, editable=False)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     last_step = models.BigIntegerField(default=0, editable=False)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
@@ -65,7 +66,7 @@ class OIDCProvider(TenantOwnedModel):
     name = models.CharField(_("button label"), max_length=100)
     issuer = models.URLField(_("issuer"), max_length=300)
     client_id = models.CharField(_("client id"), max_length=200)
-    client_secret = models.CharField(_("client secret"), max_length=300)
+    client_secret = EncryptedCharField(_("client secret"), max_length=300)
     authorization_endpoint = models.URLField(
         _("authorization endpoint"), max_length=300, blank=True, help_text=_("Empty: read from the discovery document.")
     )
@@ -87,6 +88,14 @@ class OIDCProvider(TenantOwnedModel):
         _("allow password sign-in"),
         default=True,
         help_text=_("Off: the tenant's users sign in only through this provider (superusers are not affected)."),
+    )
+    trust_idp_mfa = models.BooleanField(
+        _("trust the provider's multi-factor sign-in"),
+        default=False,
+        help_text=_(
+            "On: a sign-in whose ID token says it used several factors (amr claim: mfa, otp, hwk, ...) skips the "
+            "CRM authenticator code. Off: users who need a second factor enter the CRM code after the provider."
+        ),
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -37,6 +37,9 @@ SESSION_KEY = "secauth_oidc_flow"
 FLOW_MAX_AGE = 10 * 60
 HTTP_TIMEOUT = 10
 ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "PS256"]
+# RFC 8176 `amr` values that show the provider itself used more than a password (multi-factor, one-time code,
+# hardware or software key, smart card). Only counted when the tenant's provider has `trust_idp_mfa` on.
+MFA_AMR_VALUES = frozenset({"mfa", "otp", "hwk", "swk", "sc"})
 FAILURE_LIMIT = 10
 LOCKOUT_SECONDS = 15 * 60
 urlopen = urllib.request.urlopen  # tests replace this with a fake provider
@@ -227,8 +230,18 @@ def _user_for_claims(provider: OIDCProvider, claims: dict, role: str) -> User:
     return user
 
 
-def finish(request, redirect_uri: str) -> tuple[User, str]:
-    """Complete the flow from the callback's query; returns (user, next URL). Raises OIDCError."""
+def idp_mfa_accepted(provider: OIDCProvider, claims: dict) -> bool:
+    """True when the tenant trusts its provider's MFA and this ID token's `amr` claim shows a second factor."""
+    if not provider.trust_idp_mfa:
+        return False
+    amr = claims.get("amr")
+    values = amr if isinstance(amr, list) else [amr] if isinstance(amr, str) else []
+    return any(str(value).lower() in MFA_AMR_VALUES for value in values)
+
+
+def finish(request, redirect_uri: str) -> tuple[User, str, bool]:
+    """Complete the flow from the callback's query; returns (user, next URL, whether the provider's MFA counts as
+    the second factor). Raises OIDCError."""
     flow = request.session.pop(SESSION_KEY, None)
     if not isinstance(flow, dict) or time.time() - flow.get("at", 0) > FLOW_MAX_AGE:
         raise OIDCError(_("The sign-in has expired or was not started here; start again."))
@@ -265,7 +278,7 @@ def finish(request, redirect_uri: str) -> tuple[User, str]:
     user = _user_for_claims(provider, claims, role)
     if not user.is_active:
         raise OIDCError(_("This account is deactivated."))
-    return user, flow.get("next") or ""
+    return user, flow.get("next") or "", idp_mfa_accepted(provider, claims)
 
 
 # --- Abuse of the callback: failures per address → 429 -------------------------------------------------------------

@@ -157,9 +157,41 @@ class StepUpAPIMixin:
             check_api_step_up(request)
 
 
+def enrolment_pending(request, user=None) -> bool:
+    """True while the signed-in session must enrol a second factor before anything else (the flag set at sign-in
+    for a user who needs one and has none); the flag is dropped once a device is confirmed."""
+    session = getattr(request, "session", None)
+    user = user if user is not None else getattr(request, "user", None)
+    if session is None or not session.get(SESSION_ENROLL_REQUIRED) or user is None or not user.is_authenticated:
+        return False
+    if totp.has_device(user):
+        session.pop(SESSION_ENROLL_REQUIRED, None)
+        return False
+    return True
+
+
+class EnrolmentRequired(ApiError):
+    """403 with business code 40302: a browser session that must enrol its second factor calls the API."""
+
+    def __init__(self):
+        super().__init__(
+            codes.ENROLMENT_REQUIRED,
+            str(
+                _(
+                    "Your account must set up two-step sign-in before using the API from the browser: open "
+                    "/accounts/two-factor/, confirm a code from your authenticator app, then retry."
+                )
+            ),
+            status_code=403,
+        )
+
+
 class ForceEnrollmentMiddleware:
-    """After a password sign-in that found a tenant administrator without a device, every staff page sends to
-    the enrolment page until a device is confirmed (sign-out, language and static files stay reachable)."""
+    """After a sign-in (password or SSO) that found a user who needs a second factor and has none, every staff page
+    sends to the enrolment page until a device is confirmed (sign-out, language and static files stay reachable).
+
+    The API is left to DRF: `TenantSessionAuthentication` answers 403 (code 40302) to session callers of such a
+    session, while API tokens and JWTs (no session) keep their own rules."""
 
     ALLOWED_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/", "/i18n/", "/static/", "/healthz", "/api/")
 
@@ -167,16 +199,6 @@ class ForceEnrollmentMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        session = getattr(request, "session", None)
-        if (
-            session is not None
-            and session.get(SESSION_ENROLL_REQUIRED)
-            and not request.path.startswith(self.ALLOWED_PREFIXES)
-            and getattr(request, "user", None) is not None
-            and request.user.is_authenticated
-        ):
-            if totp.has_device(request.user):
-                session.pop(SESSION_ENROLL_REQUIRED, None)
-            else:
-                return redirect("accounts:two_factor")
+        if not request.path.startswith(self.ALLOWED_PREFIXES) and enrolment_pending(request):
+            return redirect("accounts:two_factor")
         return self.get_response(request)

@@ -38,6 +38,15 @@ def has_device(user) -> bool:
     return confirmed_device(user) is not None
 
 
+def second_factor_required(user) -> bool:
+    """Must this staff user have a second factor? Tenant administrators always; everyone of a tenant that says so."""
+    from accounts.roles import TENANT_ADMIN
+
+    if user is None or not user.is_authenticated or user.tenant_id is None:
+        return False
+    return user.has_role(TENANT_ADMIN) or bool(user.tenant.require_second_factor)
+
+
 def new_secret() -> str:
     return pyotp.random_base32()
 

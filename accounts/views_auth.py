@@ -123,8 +123,9 @@ def login_verify(request):
 
 
 def after_password_login(request, user) -> None:
-    """Tenant administrators without a device must enrol before using the product (forced at this sign-in)."""
-    if user.has_role(TENANT_ADMIN) and not totp.has_device(user):
+    """Users who need a second factor (tenant administrators; everyone of a tenant requiring it) and have no device
+    must enrol before using the product (forced at this sign-in, pages and session API calls alike)."""
+    if totp.second_factor_required(user) and not totp.has_device(user):
         request.session[stepup.SESSION_ENROLL_REQUIRED] = True
 
 
@@ -239,7 +240,7 @@ def oidc_callback(request):
     if oidc.is_locked(ip):
         return _too_many(request)
     try:
-        user, next_url = oidc.finish(request, request.build_absolute_uri(reverse("accounts:oidc_callback")))
+        user, next_url, idp_mfa = oidc.finish(request, request.build_absolute_uri(reverse("accounts:oidc_callback")))
     except oidc.OIDCError as exc:
         oidc.record_failure(ip)
         audit_record(action="crm.auth.login_failed", object_type="oidc", object_repr=str(exc)[:200], request=request)
@@ -250,9 +251,17 @@ def oidc_callback(request):
         oidc.record_failure(ip)
         messages.error(request, refusal)
         return redirect("accounts:login")
-    auth_login(request, user, backend="accounts.backends.CachedModelBackend")
-    # The provider authenticated the user (its own MFA policy applies); sensitive actions still ask for the
-    # CRM's second factor when the user has one.
+    user.backend = "accounts.backends.CachedModelBackend"
+    if idp_mfa:
+        # The tenant trusts its provider's MFA and the ID token's `amr` shows it: that is the sign-in's second
+        # factor. Sensitive actions still ask for the CRM code (step-up) when the user has a device.
+        auth_login(request, user, backend=user.backend)
+        return redirect(_safe_next(request, next_url))
+    if totp.has_device(user):
+        # Same second step as after a password: no session until the CRM code (or a recovery code) is entered.
+        return begin_second_step(request, user, next_url)
+    auth_login(request, user, backend=user.backend)
+    after_password_login(request, user)  # a user who needs a second factor can only enrol (pages and session API)
     return redirect(_safe_next(request, next_url))
 
 

@@ -228,3 +228,47 @@ class BlindIndexSearchMixin:
                 result = result | queryset.filter(match)
                 may_have_duplicates = True
         return result, may_have_duplicates
+
+
+# --- Migrations ------------------------------------------------------------------------------------------------------
+
+
+def encrypt_columns_forward(table: str, columns: tuple[str, ...], *, pk: str = "id"):
+    """A RunPython function encrypting the plaintext values of `columns` of `table` (raw SQL, batches of 500).
+
+    Values that are already ciphertext are left alone, so a rerun (or a reverse and a forward) is harmless.
+    """
+
+    def forward(apps, schema_editor):
+        _rewrite_columns(schema_editor.connection, table, columns, pk, lambda v: v if is_ciphertext(v) else encrypt(v))
+
+    return forward
+
+
+def encrypt_columns_reverse(table: str, columns: tuple[str, ...], limits: dict[str, int], *, pk: str = "id"):
+    """The reverse of `encrypt_columns_forward`: plaintext back (same keys needed), cut to the old column widths."""
+
+    def reverse(apps, schema_editor):
+        for column in columns:
+            _rewrite_columns(
+                schema_editor.connection, table, (column,), pk, lambda v, c=column: (decrypt(v) or "")[: limits[c]]
+            )
+
+    return reverse
+
+
+def _rewrite_columns(connection, table, columns, pk, convert) -> None:
+    qn = connection.ops.quote_name
+    sets = ", ".join(f"{qn(c)} = %s" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {qn(pk)}, {', '.join(qn(c) for c in columns)} FROM {qn(table)}")
+        batch = []
+        for row_pk, *values in cursor.fetchall():
+            new = [convert(v) if v else v for v in values]
+            if new != list(values):
+                batch.append([*new, row_pk])
+            if len(batch) == 500:
+                cursor.executemany(f"UPDATE {qn(table)} SET {sets} WHERE {qn(pk)} = %s", batch)
+                batch = []
+        if batch:
+            cursor.executemany(f"UPDATE {qn(table)} SET {sets} WHERE {qn(pk)} = %s", batch)

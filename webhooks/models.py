@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantOwnedModel
+from crm_project.crypto import EncryptedCharField
 
 
 class EventType(models.TextChoices):
@@ -36,7 +37,7 @@ class WebhookSubscription(TenantOwnedModel):
     name = models.CharField(_("name"), max_length=100)
     target_url = models.URLField(_("target URL"), max_length=500)
     key_id = models.CharField(_("key id"), max_length=64, editable=False)
-    secret = models.CharField(_("secret"), max_length=128, editable=False)
+    secret = EncryptedCharField(_("secret"), max_length=128, editable=False)
     event_types = models.JSONField(_("event types"), default=list)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -77,7 +78,7 @@ class WebhookDelivery(TenantOwnedModel):
     source = models.CharField(_("source"), max_length=40, blank=True)
     target_url = models.URLField(_("target URL"), max_length=500)
     key_id = models.CharField(_("key id"), max_length=64)
-    secret = models.CharField(max_length=128, editable=False)
+    secret = EncryptedCharField(max_length=128, editable=False)
     payload = models.JSONField(_("payload"), default=dict)
     status = models.CharField(
         _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True

@@ -14,6 +14,7 @@ CONTRACT_INVALID = 40005
 NOT_AUTHENTICATED = 40100
 SECOND_FACTOR_REQUIRED = 40101
 STEP_UP_REQUIRED = 40301
+ENROLMENT_REQUIRED = 40302
 NOT_FOUND = 40400
 METHOD_NOT_ALLOWED = 40500
 NOT_ACCEPTABLE = 40600
@@ -38,6 +39,9 @@ DESCRIPTIONS = {
     NOT_AUTHENTICATED: _("Authentication required or credentials invalid"),
     SECOND_FACTOR_REQUIRED: _("The account has a second factor: send `otp_code` (authenticator or recovery code)"),
     STEP_UP_REQUIRED: _("Sensitive action: confirm your second factor again at /accounts/step-up/, then retry"),
+    ENROLMENT_REQUIRED: _(
+        "Your account must set up its second factor first: open /accounts/two-factor/ in the browser, then retry"
+    ),
     NOT_FOUND: _("Not found"),
     METHOD_NOT_ALLOWED: _("Method not allowed"),
     NOT_ACCEPTABLE: _("Not acceptable"),
