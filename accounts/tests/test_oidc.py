@@ -236,3 +236,66 @@ def test_disabling_local_login_refuses_passwords_but_not_superusers(tenant, team
 
 def test_unknown_provider_is_404(db):
     assert Client().get("/accounts/sso/nope/login/").status_code == 404
+
+
+# --- The CRM's second factor after an SSO sign-in -------------------------------------------------------------------
+ADMIN_CLAIMS = {"sub": "adm-1", "email": "boss@acme.test", "email_verified": True, "groups": ["crm-admins"]}
+
+
+def test_sso_admin_without_device_must_enrol_before_anything(provider, idp):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = _sign_in(client, idp, {**ADMIN_CLAIMS, "amr": ["pwd", "mfa"]})  # MFA not trusted by this tenant
+    assert response.status_code == 302
+    for url in ("/", "/customers/"):
+        assert client.get(url)["Location"] == "/accounts/two-factor/", url
+    api = client.get("/api/v1/customers")
+    assert_envelope(api, 403)
+    assert api.json()["code"] == codes.ENROLMENT_REQUIRED
+    assert client.get("/accounts/two-factor/").status_code == 200
+
+
+def test_sso_user_with_a_device_passes_the_crm_code_step(tenant, provider, idp):
+    import pyotp
+
+    from accounts import totp
+
+    claims = {"sub": "u-7", "email": "wu@acme.test", "email_verified": True, "groups": ["cs"]}
+    _sign_in(Client(), idp, claims)  # first sign-in creates the user
+    user = User.objects.get(email="wu@acme.test")
+    secret = totp.new_secret()
+    totp.enroll(user, secret, pyotp.TOTP(secret).at(time.time() - 30))
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = _sign_in(client, idp, claims)
+    assert response["Location"] == "/accounts/login/verify/"
+    assert "_auth_user_id" not in client.session  # no session before the CRM code
+    assert client.get("/customers/").status_code == 302
+    assert client.get("/api/v1/customers").status_code in (401, 403)
+    done = client.post("/accounts/login/verify/", {"code": pyotp.TOTP(secret).now()})
+    assert done["Location"] == "/customers/"
+    assert client.get("/customers/").status_code == 200
+
+
+def test_tenant_policy_applies_to_sso_users_too(tenant, provider, idp):
+    tenant.require_second_factor = True
+    tenant.save(update_fields=["require_second_factor"])
+    client = Client()
+    _sign_in(client, idp, {"sub": "u-8", "email": "ma@acme.test", "email_verified": True, "groups": ["cs"]})
+    assert client.get("/customers/")["Location"] == "/accounts/two-factor/"
+
+
+@pytest.mark.parametrize(
+    ("amr", "trusted"),
+    [(["pwd", "mfa"], True), (["otp"], True), (["hwk", "pwd"], True), (["pwd"], False), (None, False)],
+)
+def test_trusted_idp_mfa_counts_only_when_the_amr_claim_shows_it(provider, idp, amr, trusted):
+    provider.trust_idp_mfa = True
+    provider.save(update_fields=["trust_idp_mfa"])
+    claims = {**ADMIN_CLAIMS, **({"amr": amr} if amr is not None else {})}
+    client = Client()
+    _sign_in(client, idp, claims)
+    if trusted:
+        assert client.get("/customers/").status_code == 200
+        assert client.get("/api/v1/customers").status_code == 200
+    else:
+        assert client.get("/customers/")["Location"] == "/accounts/two-factor/"
+        assert client.get("/api/v1/customers").json()["code"] == codes.ENROLMENT_REQUIRED

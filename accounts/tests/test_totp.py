@@ -129,6 +129,35 @@ def test_tenant_admin_must_enrol_at_the_next_sign_in(owner, password):
     assert TOTPDevice.objects.filter(user=owner).exists()
 
 
+def test_forced_enrolment_also_blocks_session_api_calls_but_not_tokens(owner, password, api_as):
+    client = _client()
+    client.post("/accounts/login/", {"username": "owner", "password": password})
+    for method, url in (("get", "/api/v1/customers"), ("post", "/api/v1/customers"), ("get", "/api/v1/notifications")):
+        response = getattr(client, method)(url, {} if method == "get" else {"customer_name": "X"})
+        assert_envelope(response, 403)
+        assert response.json()["code"] == codes.ENROLMENT_REQUIRED, url
+        assert "/accounts/two-factor/" in response.json()["message"], url
+    # A JWT client (no session) keeps its own rules.
+    assert api_as(owner).get("/api/v1/customers").status_code == 200
+    # Once enrolled, the same session may use the API.
+    page = client.get("/accounts/two-factor/")
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.content.decode()).group(1)
+    client.post("/accounts/two-factor/", {"code": pyotp.TOTP(secret).now()})
+    assert client.get("/api/v1/customers").status_code == 200
+
+
+def test_tenant_policy_makes_every_user_enrol(teammate, password, tenant):
+    open_client = _client()
+    open_client.post("/accounts/login/", {"username": teammate.username, "password": password})
+    assert open_client.get("/customers/").status_code == 200  # a CSM of a tenant without the policy
+    tenant.require_second_factor = True
+    tenant.save(update_fields=["require_second_factor"])
+    client = _client()
+    client.post("/accounts/login/", {"username": teammate.username, "password": password})
+    assert client.get("/customers/")["Location"] == "/accounts/two-factor/"
+    assert client.get("/api/v1/customers").json()["code"] == codes.ENROLMENT_REQUIRED
+
+
 def test_csm_may_turn_the_second_factor_off_with_a_code(teammate):
     secret, _recovery = _enroll(teammate)
     client = _client(teammate)
