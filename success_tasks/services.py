@@ -202,6 +202,20 @@ def task_change_status(
     except (TypeError, ValueError) as exc:
         raise ValidationError({"status": [_("Unknown status.")]}) from exc
     if status == task.status:
+        # Same status: a result sent along is still recorded (it used to be dropped silently).
+        new_result = (result or "").strip()
+        if new_result and new_result != task.result:
+            old_result = task.result
+            task.result = new_result
+            task.full_clean(exclude=["tenant"])
+            task.save()
+            audit_record(
+                action="crm.success_task.status_changed",
+                actor=actor,
+                obj=task,
+                changes={"result": (old_result, new_result)},
+                request=request,
+            )
         return task
     if status not in TRANSITIONS[TaskStatus(task.status)]:
         raise TaskStateError(

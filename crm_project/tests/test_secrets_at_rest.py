@@ -53,7 +53,11 @@ def secrets_world(owner, tenant):
     assert totp.enroll(owner, totp_secret, pyotp.TOTP(totp_secret).at(time.time() - 30)) is not None
     with tenant_scope(tenant):
         provider = OIDCProvider.objects.create(
-            slug="vault", name="Vault SSO", issuer="https://idp.example.com", client_id="crm", client_secret="oidc-s3cret"
+            slug="vault",
+            name="Vault SSO",
+            issuer="https://idp.example.com",
+            client_id="crm",
+            client_secret="oidc-s3cret",
         )
     key, key_secret = integration_key_create(tenant=tenant, name="finance")
     subscription = make_subscription(owner)
