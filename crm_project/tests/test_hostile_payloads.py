@@ -178,7 +178,12 @@ class BodyBuilder:
             return values[0] if values else ""
         if "oneOf" in prop or "anyOf" in prop:
             options = [_resolve(SCHEMA, o) for o in prop.get("oneOf", prop.get("anyOf"))]
-            options = [o for o in options if o.get("type") != "null" and "enum" not in o or o.get("enum")]
+            # Drop the `null` type and the blank/null enums drf-spectacular adds for optional choices.
+            options = [
+                o
+                for o in options
+                if o.get("type") != "null" and not ("enum" in o and all(v in (None, "") for v in o["enum"]))
+            ]
             return self.value(name, options[0]) if options else None
         if kind == "string":
             serial = next(self.serial)
