@@ -138,16 +138,22 @@ AMOUNT = "contract_amount"
 ZERO = Decimal("0")
 
 
-def amount_totals(queryset: QuerySet, by: str | None = "customer_id", *, amount: str = AMOUNT) -> dict[Any, Decimal]:
+def amount_totals(
+    queryset: QuerySet, by: str | tuple[str, ...] | None = "customer_id", *, amount: str = AMOUNT
+) -> dict[Any, Decimal]:
     """{value of `by`: sum of the decrypted amounts} over `queryset` (rows whose amount is NULL or unreadable are
-    skipped, as SQL's SUM skips NULL). `by=None` gives one total under the key None. Keys without rows are absent,
-    like the groups of a GROUP BY. One query; each value is decrypted once, in one loop (docs/performance.md)."""
+    skipped, as SQL's SUM skips NULL). `by` may be a tuple of fields or annotations (keys are then tuples);
+    `by=None` gives one total under the key None. Keys without rows are absent, like the groups of a GROUP BY.
+    One query; each value is decrypted once, in one loop (docs/performance.md)."""
     totals: dict[Any, Decimal] = {}
     get = totals.get
+    values = queryset.order_by()
     if by is None:
-        rows = ((None, value) for value in queryset.order_by().values_list(amount, flat=True).iterator(chunk_size=5000))
+        rows = ((None, value) for value in values.values_list(amount, flat=True).iterator(chunk_size=5000))
+    elif isinstance(by, tuple):
+        rows = ((tuple(row[:-1]), row[-1]) for row in values.values_list(*by, amount).iterator(chunk_size=5000))
     else:
-        rows = queryset.order_by().values_list(by, amount).iterator(chunk_size=5000)
+        rows = values.values_list(by, amount).iterator(chunk_size=5000)
     for key, value in rows:
         if value is not None:
             totals[key] = get(key, ZERO) + value

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Avg, Count, F, Max, Min, Q
+from django.db.models import Avg, Case, Count, F, Max, Min, Q, Value, When
 from django.utils import timezone
 
 from communications.choices import Sentiment
@@ -199,11 +199,18 @@ def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lo
             .order_by()
         )
     )
-    # Amounts are encrypted at rest: summed in Python over the same subsets (NaN where a customer has none).
+    # Amounts are encrypted at rest: summed in Python over the same subsets (NaN where a customer has none); SQL
+    # still decides which subset a contract belongs to (the two are disjoint: ends from today vs before today).
     prior = Q(end_date__lt=today, end_date__gte=today - timedelta(days=400))
-    for column, subset in (("active_amount", running), ("prior_amount", prior)):
-        totals = amount_totals(signed.filter(subset))
-        parts.append(pd.DataFrame({column: pd.Series({k: float(v) for k, v in totals.items()}, dtype=float)}))
+    totals = amount_totals(
+        signed.filter(running | prior).annotate(
+            bucket=Case(When(running, then=Value("active_amount")), default=Value("prior_amount"))
+        ),
+        by=("customer_id", "bucket"),
+    )
+    if totals:
+        amounts = pd.Series({key: float(total) for key, total in totals.items()}, dtype=float).unstack()
+        parts.append(amounts.reindex(columns=["active_amount", "prior_amount"]))
     parts.append(
         _frame(
             ChangeRequest.objects.filter(**only_contract(), created_at__gte=since(365), created_at__lt=as_of)
