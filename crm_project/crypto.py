@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import models
+from django.db.models import Aggregate
 from django.db.models.fields.json import KeyTransform
 
 TOKEN_PREFIX = "gAAAAA"
@@ -254,6 +255,12 @@ class EncryptedDecimalField(models.DecimalField):
         )
 
     def from_db_value(self, value, expression, connection):
+        if isinstance(expression, Aggregate):
+            # SUM / AVG / MAX over tokens is a meaningless number (SQLite: 0): refuse it loudly.
+            raise FieldError(
+                f"{self.model.__name__}.{self.name} is encrypted: {type(expression).__name__} cannot run in SQL; "
+                "use contracts.selectors.amount_totals."
+            )
         return decrypt_decimal(value, self.decimal_places)
 
     def get_db_prep_value(self, value, connection, prepared=False):

@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from django.apps import apps
 from django.core.exceptions import FieldError
 from django.db import connection
+from django.db.models import Sum
 
 from accounts.tenancy import tenant_scope
 from contracts import selectors, services
@@ -145,6 +146,10 @@ def test_sql_comparisons_on_the_amount_are_refused_instead_of_silently_wrong(own
     _create(owner, customer)
     with tenant_scope(owner.tenant), pytest.raises(FieldError, match="encrypted"):
         list(Contract.objects.filter(contract_amount__gte=1))
+    with tenant_scope(owner.tenant), pytest.raises(FieldError, match="encrypted"):
+        Contract.objects.aggregate(total=Sum("contract_amount"))
+    with tenant_scope(owner.tenant), pytest.raises(FieldError, match="encrypted"):
+        list(Contract.objects.values("customer_id").annotate(total=Sum("contract_amount")))
     with tenant_scope(owner.tenant):
         assert Contract.objects.filter(contract_amount__isnull=False).count() == 1
 
