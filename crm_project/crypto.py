@@ -210,7 +210,7 @@ def decrypt_decimal(value: Any, decimal_places: int | None = None) -> Decimal | 
         return None
     if isinstance(value, str) and value.startswith(TOKEN_PREFIX):
         try:
-            value = _current_or_new().decrypt(value.encode()).decode()
+            value = fernet().decrypt(value.encode()).decode()
         except InvalidToken:
             return None  # never a 500 for a token no configured key opens (a key dropped too early)
     try:
@@ -218,10 +218,6 @@ def decrypt_decimal(value: Any, decimal_places: int | None = None) -> Decimal | 
     except InvalidOperation:
         return None
     return number if decimal_places is None else number.quantize(Decimal(1).scaleb(-decimal_places))
-
-
-def _current_or_new() -> MultiFernet:
-    return _current if _current is not None else fernet()
 
 
 class EncryptedDecimalField(models.DecimalField):
@@ -268,7 +264,7 @@ class EncryptedDecimalField(models.DecimalField):
             value = self.get_prep_value(value)
         if value is None or hasattr(value, "as_sql"):
             return value
-        return _current_or_new().encrypt(decimal_text(value, self.decimal_places).encode()).decode()
+        return fernet().encrypt(decimal_text(value, self.decimal_places).encode()).decode()
 
     def get_db_prep_save(self, value, connection):
         return self.get_db_prep_value(value, connection)
