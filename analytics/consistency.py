@@ -17,13 +17,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Case, DateTimeField, Max, Min, OuterRef, Subquery, Sum, Value, When
+from django.db.models import Case, DateTimeField, Max, Min, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from communications.models import Communication
 from communications.services import FUTURE_SLACK
 from contracts.choices import ContractStatus
 from contracts.models import Contract
+from contracts.selectors import amount_totals
 from customers import services as customer_services
 from customers.models import Customer
 from health.models import CustomerHealthScore
@@ -46,12 +47,8 @@ def _health_drift(customers) -> dict[int, Decimal]:
 
 
 def _ltv_drift(customers) -> dict[int, Decimal]:
-    totals = dict(
-        Contract.objects.exclude(status=ContractStatus.DRAFT)
-        .filter(customer__in=customers.values("pk"))
-        .values_list("customer_id")
-        .annotate(total=Sum("contract_amount"))
-        .order_by()
+    totals = amount_totals(  # encrypted at rest: summed in Python
+        Contract.objects.exclude(status=ContractStatus.DRAFT).filter(customer__in=customers.values("pk"))
     )
     return {
         pk: totals.get(pk, Decimal(0))

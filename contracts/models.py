@@ -22,6 +22,10 @@ from contracts.choices import (
     ServiceHours,
     TicketPriority,
 )
+from crm_project.crypto import EncryptedDecimalField, SealedJSONField
+
+# JSON keys whose values are contract amounts (version snapshots, change requests): stored encrypted.
+AMOUNT_KEYS = ("contract_amount",)
 
 
 class ContractQuerySet(TenantQuerySet):
@@ -40,7 +44,8 @@ class Contract(TenantOwnedModel):
     contract_type = models.PositiveSmallIntegerField(
         _("contract type"), choices=ContractType.choices, default=ContractType.SERVICE
     )
-    contract_amount = models.DecimalField(_("contract amount"), max_digits=15, decimal_places=2)
+    # Encrypted at rest (issue 15): sums, ranges and sorting run in Python (contracts.selectors.amount_totals).
+    contract_amount = EncryptedDecimalField(_("contract amount"), max_digits=15, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=10, choices=CURRENCIES, default="CNY")
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"))
@@ -201,7 +206,7 @@ class ContractVersion(TenantOwnedModel):
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
-    snapshot = models.JSONField()
+    snapshot = SealedJSONField(sealed_keys=AMOUNT_KEYS)  # the amount in it is a Fernet token at rest
     change_request = models.ForeignKey(
         "contracts.ChangeRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -223,7 +228,7 @@ class ChangeRequest(TenantOwnedModel):
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="change_requests")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField(_("reason"))
-    changes = models.JSONField(_("changes"))
+    changes = SealedJSONField(_("changes"), sealed_keys=AMOUNT_KEYS)  # {"contract_amount": {"old", "new"}} sealed
     base_version = models.PositiveIntegerField()
     status = models.CharField(_("status"), max_length=20, choices=ChangeStatus.choices, default=ChangeStatus.PENDING)
     decided_by = models.ForeignKey(

@@ -25,14 +25,19 @@ import base64
 import hashlib
 import hmac
 import re
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldError, ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.db import models
+from django.db.models import Aggregate
+from django.db.models.fields.json import KeyTransform
 
 TOKEN_PREFIX = "gAAAAA"
 
@@ -62,8 +67,24 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
         raise ImproperlyConfigured("CRM_FIELD_KEYS must hold Fernet keys (32 url-safe base64 bytes)") from exc
 
 
+_current: MultiFernet | None = None
+
+
 def fernet() -> MultiFernet:
-    return _fernet(tuple(configured_keys()))
+    """The MultiFernet of the configured keys, built once per process (reset when the key settings change)."""
+    global _current
+    if _current is None:
+        _current = _fernet(tuple(configured_keys()))
+    return _current
+
+
+def _reset_fernet(*, setting, **kwargs):
+    global _current
+    if setting in {"CRM_FIELD_KEYS", "SECRET_KEY"}:
+        _current = None
+
+
+setting_changed.connect(_reset_fernet, dispatch_uid="crm_project.crypto.reset_fernet")
 
 
 def is_ciphertext(value: str | None) -> bool:
@@ -170,6 +191,148 @@ class EncryptedCharField(models.CharField):
     def get_prep_value(self, value):
         # Always encrypted, even a value that looks like a token: model attributes hold plaintext only.
         return encrypt(super().get_prep_value(value))
+
+
+def _token_length(plain_bytes: int) -> int:
+    """Length of the Fernet token of `plain_bytes` bytes."""
+    token = 1 + 8 + 16 + (plain_bytes // 16 + 1) * 16 + 32
+    return (token + 2) // 3 * 4
+
+
+def decimal_text(value: Decimal, decimal_places: int) -> str:
+    """The canonical text of an amount: fixed point with exactly `decimal_places` digits ("120000.00")."""
+    return format(value.quantize(Decimal(1).scaleb(-decimal_places)), "f")
+
+
+def decrypt_decimal(value: Any, decimal_places: int | None = None) -> Decimal | None:
+    """A stored amount (token, or plaintext / number left from before the encryption migration) as a Decimal."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.startswith(TOKEN_PREFIX):
+        try:
+            value = fernet().decrypt(value.encode()).decode()
+        except InvalidToken:
+            return None  # never a 500 for a token no configured key opens (a key dropped too early)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if decimal_places is None else number.quantize(Decimal(1).scaleb(-decimal_places))
+
+
+class EncryptedDecimalField(models.DecimalField):
+    """A DecimalField stored as the Fernet token of its canonical text ("120000.00") in a varchar column.
+
+    Python sees a Decimal quantised to `decimal_places` (as a DECIMAL column would return it); forms, serializers and
+    the admin validate `max_digits` / `decimal_places` / validators exactly as for a DecimalField. SQL cannot compare,
+    sum or sort ciphertexts: every lookup except `isnull` raises FieldError (instead of silently matching nothing);
+    sums, ranges and sorting are done in Python over decrypted values (`contracts.selectors.amount_totals`).
+    """
+
+    def db_type(self, connection):
+        plain = (self.max_digits or 30) + 2  # sign and decimal point
+        return models.CharField(max_length=_token_length(plain)).db_type(connection)
+
+    def get_internal_type(self):
+        return "CharField"  # no backend decimal converters on the token
+
+    def cast_db_type(self, connection):
+        return self.db_type(connection)
+
+    def rel_db_type(self, connection):
+        return self.db_type(connection)
+
+    def get_lookup(self, lookup_name):
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        raise FieldError(
+            f"{self.model.__name__}.{self.name} is encrypted: '{lookup_name}' cannot run in SQL; "
+            "filter, sum or sort decrypted values in Python."
+        )
+
+    def from_db_value(self, value, expression, connection):
+        if isinstance(expression, Aggregate):
+            # SUM / AVG / MAX over tokens is a meaningless number (SQLite: 0): refuse it loudly.
+            raise FieldError(
+                f"{self.model.__name__}.{self.name} is encrypted: {type(expression).__name__} cannot run in SQL; "
+                "use contracts.selectors.amount_totals."
+            )
+        return decrypt_decimal(value, self.decimal_places)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if not prepared:
+            value = self.get_prep_value(value)
+        if value is None or hasattr(value, "as_sql"):
+            return value
+        return fernet().encrypt(decimal_text(value, self.decimal_places).encode()).decode()
+
+    def get_db_prep_save(self, value, connection):
+        return self.get_db_prep_value(value, connection)
+
+
+def seal(value: Any, keys: frozenset[str], inside: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {k: seal(v, keys, inside or k in keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [seal(v, keys, inside) for v in value]
+    if inside and value is not None and value != "" and not (isinstance(value, str) and is_ciphertext(value)):
+        return encrypt(str(value))
+    return value
+
+
+def unseal(value: Any, keys: frozenset[str], inside: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {k: unseal(v, keys, inside or k in keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unseal(v, keys, inside) for v in value]
+    if inside and isinstance(value, str):
+        return decrypt(value)
+    return value
+
+
+def rotate_sealed(value: Any, keys: frozenset[str], inside: bool = False) -> Any:
+    """The same JSON with every sealed value re-encrypted under the newest key (plaintext ones encrypted)."""
+    if isinstance(value, dict):
+        return {k: rotate_sealed(v, keys, inside or k in keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rotate_sealed(v, keys, inside) for v in value]
+    if inside and value is not None and value != "":
+        return value if encrypted_with_newest(str(value)) else rotate(str(value))
+    return value
+
+
+def sealed_current(value: Any, keys: frozenset[str], inside: bool = False) -> bool:
+    """True when every sealed value of the JSON is empty or under the newest key."""
+    if isinstance(value, dict):
+        return all(sealed_current(v, keys, inside or k in keys) for k, v in value.items())
+    if isinstance(value, list):
+        return all(sealed_current(v, keys, inside) for v in value)
+    return not inside or value is None or value == "" or encrypted_with_newest(str(value))
+
+
+class SealedJSONField(models.JSONField):
+    """A JSONField whose values under the keys `sealed_keys` (at any depth, whole sub-trees) are stored as Fernet
+    tokens and read back as the plaintext strings: e.g. a contract snapshot's `contract_amount`, or a change
+    request's `{"contract_amount": {"old": ..., "new": ...}}`. Other keys stay queryable JSON."""
+
+    def __init__(self, *args, sealed_keys: tuple[str, ...] = (), **kwargs):
+        self.sealed_keys = tuple(sealed_keys)
+        self._sealed = frozenset(sealed_keys)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["sealed_keys"] = self.sealed_keys
+        return name, path, args, kwargs
+
+    def get_prep_value(self, value):
+        return super().get_prep_value(seal(value, self._sealed))
+
+    def from_db_value(self, value, expression, connection):
+        loaded = super().from_db_value(value, expression, connection)
+        if isinstance(expression, KeyTransform):
+            return loaded
+        return unseal(loaded, self._sealed)
 
 
 class BlindIndexField(models.CharField):

@@ -129,6 +129,8 @@ class StaffList:
         return filterset.qs if filterset.is_valid() else filterset.queryset.none()
 
     def ordered_queryset(self) -> QuerySet:
+        """The filtered rows in the list's order: what the page paginates and the export writes (a subclass may
+        return any sliceable sequence with `count()`, e.g. rows sorted in Python)."""
         ordering, _valid = self.ordering()
         return self.filtered_queryset().order_by(*ordering)
 
@@ -140,11 +142,8 @@ class StaffList:
 
     # --- Page ---------------------------------------------------------------------------------------------------
     def get_context(self) -> dict[str, Any]:
-        ordering, _valid = self.ordering()
         filterset = self.filterset()
-        page_obj = Paginator(self.filtered_queryset().order_by(*ordering), self.page_size).get_page(
-            self.request.GET.get("page")
-        )
+        page_obj = Paginator(self.ordered_queryset(), self.page_size).get_page(self.request.GET.get("page"))
         page_obj.object_list = self.prepare_rows(list(page_obj.object_list))
         self.style_filter_form(filterset.form)
         export_url = self.export_url()

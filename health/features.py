@@ -11,13 +11,14 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Avg, Count, F, Max, Min, Q, Sum
+from django.db.models import Avg, Case, Count, F, Max, Min, Q, Value, When
 from django.utils import timezone
 
 from communications.choices import Sentiment
 from communications.models import Communication, CommunicationAnalysis
 from contracts.choices import ChangeStatus, ContractStatus, InvoiceStatus
 from contracts.models import ChangeRequest, Contract, Invoice
+from contracts.selectors import amount_totals
 from customers.choices import CustomerStatus
 from customers.models import Customer
 from health.choices import UsageEventType
@@ -189,19 +190,27 @@ def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lo
             signed.values("customer_id")
             .annotate(
                 contracts=Count("id"),
-                active_amount=Sum("contract_amount", filter=running),
                 has_active=Count("id", filter=running),
                 active_end=Max("end_date", filter=running),
                 renewals=Count("id", filter=Q(predecessor__isnull=False)),
                 ended_before=Count("id", filter=Q(end_date__lt=today) | Q(terminated_at__lt=as_of)),
-                prior_amount=Sum(
-                    "contract_amount", filter=Q(end_date__lt=today, end_date__gte=today - timedelta(days=400))
-                ),
                 first_start=Min("start_date"),
             )
             .order_by()
         )
     )
+    # Amounts are encrypted at rest: summed in Python over the same subsets (NaN where a customer has none); SQL
+    # still decides which subset a contract belongs to (the two are disjoint: ends from today vs before today).
+    prior = Q(end_date__lt=today, end_date__gte=today - timedelta(days=400))
+    totals = amount_totals(
+        signed.filter(running | prior).annotate(
+            bucket=Case(When(running, then=Value("active_amount")), default=Value("prior_amount"))
+        ),
+        by=("customer_id", "bucket"),
+    )
+    if totals:
+        amounts = pd.Series({key: float(total) for key, total in totals.items()}, dtype=float).unstack()
+        parts.append(amounts.reindex(columns=["active_amount", "prior_amount"]))
     parts.append(
         _frame(
             ChangeRequest.objects.filter(**only_contract(), created_at__gte=since(365), created_at__lt=as_of)

@@ -1,7 +1,8 @@
 """Rule segments: validate a rule tree and compile it to one ORM filter (Q + the annotations it needs).
 
 A rule is a group `{"op": "and"|"or", "conditions": [...]}` whose conditions are either conditions
-`{"field", "operator", "value"}` or groups again. Everything runs in the database: no Python loop over customers.
+`{"field", "operator", "value"}` or groups again. Everything runs in the database: no Python loop over customers,
+except `revenue` (contract amounts are encrypted at rest: summed in Python, compiled to an id list).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Avg, Count, DecimalField, Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Avg, Count, DecimalField, Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from contracts.choices import ContractStatus
 from contracts.models import Contract
+from contracts.selectors import amount_matches, amount_totals
 from customers.models import CustomerTag
 from service_records.models import ServiceRecord
 
@@ -183,22 +185,9 @@ def _json(value):
 # --- Compilation ------------------------------------------------------------------------------------------------
 def _annotations(today) -> dict:
     since = timezone.now() - timedelta(days=90)
-    money = DecimalField(max_digits=18, decimal_places=2)
     tickets = ServiceRecord.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
     return {
         "seg_active_contract": Exists(Contract.objects.filter(customer=OuterRef("pk"), status=ContractStatus.ACTIVE)),
-        "seg_revenue": Coalesce(
-            Subquery(
-                Contract.objects.filter(customer=OuterRef("pk"), status__in=SIGNED)
-                .order_by()
-                .values("customer")
-                .annotate(total=Sum("contract_amount"))
-                .values("total"),
-                output_field=money,
-            ),
-            Value(Decimal("0")),
-            output_field=money,
-        ),
         "seg_tickets_90d": Coalesce(
             Subquery(tickets.filter(opened_at__gte=since).annotate(n=Count("pk")).values("n")), Value(0)
         ),
@@ -236,6 +225,8 @@ def _condition_q(item: dict, today) -> Q:
             tags = tags.filter(tag_name=value)
         return ~Q(Exists(tags)) if operator == "ne" else Q(Exists(tags))
     lookup = field.lookup
+    if lookup == "seg_revenue":
+        return _revenue_q(operator, value)
     if field.kind == "days":  # days to renewal N  <=>  next renewal date = today + N (a date comparison)
         value = [today + timedelta(days=v) for v in value] if operator == "in" else today + timedelta(days=value)
     if operator == "eq":
@@ -249,6 +240,16 @@ def _condition_q(item: dict, today) -> Q:
     if operator == "contains":
         return Q(**{f"{lookup}__icontains": value})
     return Q(**{f"{lookup}__{operator}": value})
+
+
+def _revenue_q(operator: str, value) -> Q:
+    """Revenue (sum of signed contract amounts, 0 without one) compared in Python: the amounts are encrypted at
+    rest. Exact: the customers whose total satisfies the condition, or, when 0 satisfies it (a customer without a
+    signed contract qualifies), everyone but those whose total fails it."""
+    totals = amount_totals(Contract.objects.filter(status__in=SIGNED))
+    if amount_matches(Decimal(0), operator, value):
+        return ~Q(pk__in=[pk for pk, total in totals.items() if not amount_matches(total, operator, value)])
+    return Q(pk__in=[pk for pk, total in totals.items() if amount_matches(total, operator, value)])
 
 
 def _group_q(group: dict, today) -> Q:

@@ -16,6 +16,7 @@ from accounts.models import User
 from accounts.services import audit_record
 from accounts.tenancy import current_tenant
 from contracts.models import Contract, Payment
+from contracts.selectors import amount_totals
 from customers.models import Customer
 from segments.models import ClusterRun, RfmScore, Segment, SegmentMembership, SegmentSnapshot
 from segments.rfm import score_customers
@@ -159,12 +160,13 @@ def segments_evaluate_all(*, now: datetime | None = None) -> dict:
 def rfm_facts(*, today: date) -> list[dict]:
     """Per live customer with a signed contract: days since the last purchase (contract start / signing or payment),
     purchases (signed contracts, renewals included) and revenue (their amounts). Two grouped queries."""
+    signed_contracts = Contract.objects.filter(status__in=SIGNED, customer__deleted_at__isnull=True)
     contracts = (
-        Contract.objects.filter(status__in=SIGNED, customer__deleted_at__isnull=True)
-        .values("customer_id")
-        .annotate(n=Count("pk"), money=Sum("contract_amount"), start=Max("start_date"), signed=Max("signed_date"))
+        signed_contracts.values("customer_id")
+        .annotate(n=Count("pk"), start=Max("start_date"), signed=Max("signed_date"))
         .order_by()
     )
+    money = amount_totals(signed_contracts)  # encrypted at rest: summed in Python
     paid = dict(
         Payment.objects.filter(invoice__contract__customer__deleted_at__isnull=True)
         .values("invoice__contract__customer_id")
@@ -181,7 +183,7 @@ def rfm_facts(*, today: date) -> list[dict]:
                 "customer_id": row["customer_id"],
                 "recency_days": (today - last).days,
                 "frequency": row["n"],
-                "monetary": row["money"] or Decimal("0"),
+                "monetary": money.get(row["customer_id"]) or Decimal("0"),
             }
         )
     return sorted(rows, key=lambda r: r["customer_id"])

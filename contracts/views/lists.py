@@ -48,6 +48,13 @@ class ContractList(StaffList):
     def get_sort_fields(self) -> dict[str, str]:
         return {**SORT_FIELDS, **AMOUNT_SORT} if can_see_amount(self.user) else dict(SORT_FIELDS)
 
+    def ordered_queryset(self):
+        """The amount is encrypted at rest: sorting by it decrypts the filtered set in Python (selectors)."""
+        ordering, _valid = self.ordering()
+        if any(term.lstrip("-") == selectors.AMOUNT for term in ordering):
+            return selectors.order_by_amount(self.filtered_queryset(), ordering)
+        return super().ordered_queryset()
+
     def style_filter_form(self, form) -> None:
         """Presentation only: placeholders, "All" instead of dashes, a customer picker."""
         form.fields["q"].widget.attrs.update(

@@ -85,6 +85,8 @@ def _pipeline(request):
         rows.sort(key=lambda row: row["probability"], reverse=by_probability[0].startswith("-"))
         return window, rows
     ordering.append("-pk" if ordering[0].startswith("-") else "pk")
+    if any(term.lstrip("-") == selectors.AMOUNT for term in ordering):
+        return window, selectors.order_by_amount(queryset, ordering)  # encrypted at rest: sorted in Python
     return window, queryset.order_by(*ordering)
 
 

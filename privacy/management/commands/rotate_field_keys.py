@@ -10,6 +10,8 @@ batch in its own transaction, with raw column values (no model save, no signals,
 
 from __future__ import annotations
 
+import json
+
 from cryptography.fernet import Fernet
 from django.apps import apps
 from django.core.management.base import BaseCommand
@@ -20,28 +22,37 @@ from crm_project import crypto
 BATCH = 500
 
 
+ENCRYPTED_FIELDS = (crypto.EncryptedCharField, crypto.EncryptedDecimalField)
+
+
 def encrypted_models():
-    """(model, [encrypted column names], [(blind index column, source column, kind)]) for every model concerned."""
+    """(model, [encrypted column names], [(blind index column, source column, kind)], {sealed JSON column: keys})
+    for every model concerned."""
     for model in apps.get_models():
         fields = model._meta.concrete_fields
-        encrypted = [f.column for f in fields if isinstance(f, crypto.EncryptedCharField)]
-        if not encrypted:
+        encrypted = [f.column for f in fields if isinstance(f, ENCRYPTED_FIELDS)]
+        sealed = {f.column: frozenset(f.sealed_keys) for f in fields if isinstance(f, crypto.SealedJSONField)}
+        if not encrypted and not sealed:
             continue
         by_name = {f.name: f for f in fields}
         indexes = [
             (f.column, by_name[f.source].column, f.kind) for f in fields if isinstance(f, crypto.BlindIndexField)
         ]
-        yield model, encrypted, indexes
+        yield model, encrypted, indexes, sealed
+
+
+def _load(raw):
+    return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
 
 
 def rotate_all(*, stdout=None) -> dict[str, int]:
     """Rows rewritten per table."""
     qn = connection.ops.quote_name
     written: dict[str, int] = {}
-    for model, encrypted, indexes in encrypted_models():
+    for model, encrypted, indexes, sealed in encrypted_models():
         table = model._meta.db_table
         pk = model._meta.pk.column
-        columns = [*encrypted, *(i[0] for i in indexes)]
+        columns = [*encrypted, *(i[0] for i in indexes), *sealed]
         last = None
         count = 0
         while True:
@@ -60,6 +71,10 @@ def rotate_all(*, stdout=None) -> dict[str, int]:
                     for column in encrypted:
                         if not crypto.encrypted_with_newest(current[column]):
                             new[column] = crypto.rotate(current[column])
+                    for column, keys in sealed.items():
+                        value = _load(current[column])
+                        if not crypto.sealed_current(value, keys):
+                            new[column] = json.dumps(crypto.rotate_sealed(value, keys))
                     for column, source, kind in indexes:
                         digest = crypto.blind_index(kind, plain[source])
                         if digest and digest != current[column]:
