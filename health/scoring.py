@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from django.utils.translation import gettext as _
+from django.utils import translation
 
 COMPONENTS = ("satisfaction", "activity", "financial", "contract")
 DEFAULT_WEIGHTS = {"satisfaction": 30, "activity": 25, "financial": 25, "contract": 20}
@@ -22,6 +23,16 @@ LOGIN_TARGET = 20.0
 FEATURE_TARGET = 5.0
 TICKET_PENALTY = 10.0  # points per ticket in the last 90 days
 CHANGE_PENALTY = 20.0  # points per contract change in the last 12 months
+
+
+@lru_cache(maxsize=1024)
+def _translated(language: str | None, message: str) -> str:
+    return translation.gettext(message)
+
+
+def _(message: str) -> str:
+    """gettext, kept per language: `explain` runs for every customer of the nightly run (~8 look-ups each)."""
+    return _translated(translation.get_language(), message)
 
 
 @dataclass(frozen=True)
