@@ -78,6 +78,12 @@ def compute(
 _NOT_INPUTS = {"level", "customer_type", "industry", "status", "assigned_manager_id"}
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """The rows as dicts of Python values, in order (`to_dict("index")` boxes every cell separately: 3x slower)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, row, strict=True)) for row in frame.to_numpy(dtype=object).tolist()]
+
+
 def _inputs_records(inputs: pd.DataFrame) -> list[dict]:
     """The stored `inputs` of each row, for a whole chunk at once: every numeric input rounded to 4 places, None
     when missing (a non-numeric column, e.g. a date, only appears when missing)."""
@@ -159,14 +165,13 @@ def _save_chunk(
         peak = history.groupby("customer_id")["overall_score"].max().to_dict()
     rows = []
     # One conversion per chunk (row-by-row .loc costs ~0.5 ms a customer).
-    score_rows = scores.loc[ids].to_dict("index")
+    score_rows = _records(scores.loc[ids])
     chunk_inputs = inputs.loc[ids]
-    input_rows = chunk_inputs.to_dict("index")
+    input_rows = _records(chunk_inputs)
     stored_inputs = _inputs_records(chunk_inputs)
     version = model.version if model is not None else None
-    for customer_id, row_stored_inputs in zip(ids, stored_inputs, strict=True):
-        s = score_rows[customer_id]
-        factors, steps = scoring.explain(input_rows[customer_id], {"overall": float(s["overall"])})
+    for customer_id, s, row_inputs, row_stored_inputs in zip(ids, score_rows, input_rows, stored_inputs, strict=True):
+        factors, steps = scoring.explain(row_inputs, {"overall": float(s["overall"])})
         rows.append(
             CustomerHealthScore(
                 customer_id=customer_id,
