@@ -319,6 +319,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--celery", type=int, default=0, help="N real Celery workers take the chunk tasks")
     parser.add_argument("--skip-one", action="store_true", help="skip the single-customer timing")
+    parser.add_argument("--no-rerun", action="store_true", help="only the first pass")
     parser.add_argument("--without-receivers", action="store_true")
     parser.add_argument("--fresh", action="store_true", help="delete today's rows first (a first run of the day)")
     parser.add_argument("--tracemalloc", action="store_true", help="a third pass measuring the Python peak")
@@ -360,7 +361,7 @@ def main() -> None:
             _celery_run(tenant, args.celery, args.chunk)
             print(f"rows for today: {CustomerHealthScore.objects.filter(score_date=timezone.localdate()).count()}")
             return
-        passes = ["nightly run", "rerun (replaces the day's rows)"]
+        passes = ["nightly run"] if args.no_rerun else ["nightly run", "rerun (replaces the day's rows)"]
         if args.tracemalloc:
             passes.append("rerun with tracemalloc (Python peak; tracemalloc slows Python 2-4x)")
         for label in passes:
