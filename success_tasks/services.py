@@ -486,7 +486,13 @@ def rules_fire_many(
                     task.pk = ids[(task.open_rule_id, task.customer_id)]
             for task in tasks:
                 task._state.adding = False
-                post_save.send(sender=CustomerSuccessTask, instance=task, created=True, raw=False, using="default")
+                post_save.send(
+                    sender=CustomerSuccessTask,
+                    instance=task,
+                    created=True,
+                    raw=False,
+                    using=task._state.db or "default",
+                )
             audit_record_many(
                 audit_entry(
                     action="crm.success_task.generated",
