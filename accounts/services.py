@@ -160,6 +160,32 @@ def notify(
     return notification
 
 
+def notify_many(items: list[tuple[User, str, models.Model | None, str, str | None, str]]) -> int:
+    """`notify(user, kind, obj, message, dedup_key=..., link=..., email=False)` for many notifications at once:
+    one bulk insert, a key already delivered is skipped (the unique key). In-app only (no e-mail). Returns the
+    number of notifications asked for."""
+    seeing: dict[int, bool] = {}
+    rows = []
+    for user, kind, obj, message, dedup_key, link in items:
+        if user.pk not in seeing:
+            seeing[user.pk] = can_see_contact_details(user)
+        rows.append(
+            Notification(
+                tenant_id=user.tenant_id,
+                recipient=user,
+                kind=kind,
+                message=(message if seeing[user.pk] else mask_text(message))[:500],
+                link=link,
+                object_type=obj._meta.label_lower if obj is not None else "",
+                object_id=str(obj.pk) if obj is not None else "",
+                dedup_key=dedup_key,
+            )
+        )
+    with unscoped("notifications carry their recipient's tenant"):
+        Notification.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows)
+
+
 def _send_notification_email(notification: Notification) -> None:
     try:
         send_mail(

@@ -1,6 +1,6 @@
 """Dynamic grading (PRD 2.1.1): a suggested customer level from value, potential and risk.
 
-Inputs come from the health app and nowhere else: `health.selectors.value_analysis` (ltv, ARPU, estimated growth)
+Inputs come from the health app and nowhere else: `health.selectors.value_analyses` (ltv, ARPU, estimated growth)
 and the latest `customer_health_scores` row (risk level, churn probability). Formula (docs/analytics.md):
 
     value     = 60 × ltv / max ltv  +  40 × arpu / max arpu           (maxima over the customers graded in the run)
@@ -30,7 +30,7 @@ from customers import services as customer_services
 from customers.choices import CustomerLevel, CustomerStatus
 from customers.models import Customer
 from health.models import CustomerHealthScore
-from health.selectors import value_analysis
+from health.selectors import value_analyses
 
 MAX_GROWTH = 0.38  # 0.4 × the highest upsell probability (0.95) of health's value analysis
 THRESHOLDS = ((75, CustomerLevel.STRATEGIC), (55, CustomerLevel.VIP), (35, CustomerLevel.IMPORTANT))
@@ -68,7 +68,8 @@ def risk_points(risk_level: int | None, churn: float | None) -> float:
 
 
 def grade_customers(customers: list[Customer], *, today: date | None = None) -> list[Grade]:
-    """Grades of these customers (nothing is written). One value analysis per customer (health's own function)."""
+    """Grades of these customers (nothing is written). The value analyses come from health's set-based function (a
+    few grouped queries per 5,000 customers; the per-customer one took ~40 ms a customer)."""
     today = today or timezone.localdate()
     latest: dict[int, tuple[int, Any]] = {}
     for customer_id, risk_level, churn in (
@@ -77,7 +78,7 @@ def grade_customers(customers: list[Customer], *, today: date | None = None) -> 
         .values_list("customer_id", "risk_level", "churn_probability")
     ):
         latest[customer_id] = (risk_level, churn)  # ordered by day: the last one wins
-    analyses = {c.pk: value_analysis(c, today=today) for c in customers}
+    analyses = value_analyses(customers, today=today)
     max_ltv = max((a["value_analysis"]["ltv"] for a in analyses.values()), default=0.0)
     max_arpu = max((a["value_analysis"]["arpu"] for a in analyses.values()), default=0.0)
     grades = []

@@ -14,8 +14,14 @@
    rows first so the first pass is a first run of the day.
    --workers N (MariaDB only: SQLite allows one writer) scores the chunks in N processes at once, the way N
    Celery workers take the chord's chunk tasks.
-   --without-receivers disconnects the receivers of `health_score_changed` (success_tasks' playbook rules,
-   evaluated per customer) to show the scoring's own cost.
+   --without-receivers disconnects the receivers of the health signals (success_tasks' playbook rules, webhooks)
+   to show the scoring's own cost.
+   --celery N starts N real Celery workers (`celery -A crm_project worker -c 1` each, Redis broker and results on
+   REDIS_URL), queues `health.tasks.score_customers` for the bench tenant the way beat does (the task splits the
+   tenant into chunk tasks, a chord whose callback closes the run record), waits for that JobRun to finish and
+   reports the wall time from the run record, the CPU time of the workers (their process trees) and of the MariaDB
+   server (`mysqld`/`mariadbd`, from /proc) during the run, and the workers' peak RSS; the workers are stopped at the
+   end. The workers run with every receiver connected (the real configuration).
 
 Every timing is printed with the wall time and the CPU time of the process: on the shared machine the wall time
 mostly measures the other engineers' load (print `uptime` next to the figures).
@@ -24,6 +30,7 @@ mostly measures the other engineers' load (print `uptime` next to the figures).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import resource
@@ -172,6 +179,137 @@ def _parallel(tenant_id: int, workers: int, chunk: int) -> dict:
     return counts
 
 
+def _proc_cpu(pid: int) -> float:
+    """utime + stime (s) of one process, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo += _children(current)
+    return pids
+
+
+def _hwm_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _mysqld_pids() -> list[int]:
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() in {"mysqld", "mariadbd"}:
+                pids.append(int(comm.parent.name))
+        except OSError:
+            pass
+    return pids
+
+
+def _celery_run(tenant, workers: int, chunk: int) -> None:
+    """N real workers take the chord's chunk tasks; wall time from the run record."""
+    import subprocess
+
+    from accounts.models import JobRun
+    from accounts.tenancy import unscoped
+    from crm_project.celery import app
+
+    if not os.environ.get("REDIS_URL"):
+        raise SystemExit("--celery needs REDIS_URL (the broker and the chord's result backend)")
+    app.control.purge()
+    procs = [
+        subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "celery"),
+                "-A",
+                "crm_project",
+                "worker",
+                "-c",
+                "1",
+                "-l",
+                "warning",
+                "-n",
+                f"healthbench{i}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+        )  # fmt: skip
+        for i in range(workers)
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while len(app.control.ping(timeout=1.0) or []) < workers:
+            if time.monotonic() > deadline:
+                raise SystemExit("the workers did not answer within 120 s")
+        worker_trees = {p.pid: _tree(p.pid) for p in procs}
+        mysqld = _mysqld_pids()
+        cpu_workers = sum(_proc_cpu(pid) for pids in worker_trees.values() for pid in pids)
+        cpu_db = sum(_proc_cpu(pid) for pid in mysqld)
+        load_before = os.getloadavg()
+        t = time.perf_counter()
+        queued_at = timezone.now()
+        result = tasks.score_customers.delay(tenant.pk, timezone.localdate().isoformat(), chunk)
+        answer = result.get(timeout=600)
+        run_id = answer.get("run")
+        while True:
+            with unscoped("the bench reads its own run record"):
+                run = JobRun.objects.get(pk=run_id) if run_id else JobRun.objects.filter(
+                    job_name="score_customers", tenant=tenant, started_at__gte=queued_at
+                ).order_by("-pk").first()  # fmt: skip
+            if run is not None and run.status != JobRun.Status.RUNNING:
+                break
+            if time.perf_counter() - t > 900:
+                raise SystemExit("the run did not finish within 15 minutes")
+            time.sleep(0.2)
+        waited = time.perf_counter() - t
+        worker_trees = {p.pid: _tree(p.pid) for p in procs}
+        cpu_workers = sum(_proc_cpu(pid) for pids in worker_trees.values() for pid in pids) - cpu_workers
+        cpu_db = sum(_proc_cpu(pid) for pid in mysqld) - cpu_db
+        hwm = max(_hwm_mib(pid) for pids in worker_trees.values() for pid in pids)
+        recorded = (run.finished_at - run.started_at).total_seconds() if run.finished_at else float("nan")
+        print(
+            f"celery, {workers} worker(s) (-c 1 each): run record {run.pk} {run.status}, "
+            f"{(run.counts or {}).get('scored')} customers, {(run.counts or {}).get('chunks')} chunks; "
+            f"run record wall {recorded:.1f} s (queued to finished {waited:.1f} s); CPU of the workers "
+            f"{cpu_workers:.1f} s, of MariaDB {cpu_db:.1f} s; workers' peak RSS {hwm:.0f} MiB; "
+            f"load before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+        if run.error:
+            print(f"  error: {run.error}")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=10000)
@@ -179,6 +317,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--chunk", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--celery", type=int, default=0, help="N real Celery workers take the chunk tasks")
+    parser.add_argument("--skip-one", action="store_true", help="skip the single-customer timing")
+    parser.add_argument("--no-rerun", action="store_true", help="only the first pass")
     parser.add_argument("--without-receivers", action="store_true")
     parser.add_argument("--fresh", action="store_true", help="delete today's rows first (a first run of the day)")
     parser.add_argument("--tracemalloc", action="store_true", help="a third pass measuring the Python peak")
@@ -195,26 +336,32 @@ def main() -> None:
         actor = User.objects.filter(tenant=tenant).first()
         customer = Customer.objects.order_by("pk").first()
         timings, cpu = [], []
-        for _i in range(20):
+        for _i in range(0 if args.skip_one else 20):
             t, c = time.perf_counter(), time.process_time()
             services.customer_score_calculate(actor=actor, customer=customer)
             timings.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
         timings.sort()
-        print(
-            f"one customer (calculate): mean {statistics.fmean(timings) * 1000:.1f} ms, "
-            f"p95 {timings[int(len(timings) * 0.95) - 1] * 1000:.1f} ms, median {statistics.median(timings) * 1000:.1f}"
-            f" ms; CPU mean {statistics.fmean(cpu) * 1000:.1f} ms"
-        )
+        if timings:
+            print(
+                f"one customer (calculate): mean {statistics.fmean(timings) * 1000:.1f} ms, "
+                f"p95 {timings[int(len(timings) * 0.95) - 1] * 1000:.1f} ms, "
+                f"median {statistics.median(timings) * 1000:.1f} ms; CPU mean {statistics.fmean(cpu) * 1000:.1f} ms"
+            )
         if args.without_receivers:
-            from health.signals import health_score_changed
+            from health.signals import health_alert, health_score_changed, health_scores_changed
 
-            health_score_changed.receivers = []
-            health_score_changed.sender_receivers_cache.clear()
+            for signal in (health_score_changed, health_alert, health_scores_changed):
+                signal.receivers = []
+                signal.sender_receivers_cache.clear()
         if args.fresh:  # the first run of a day: no row for today yet, every customer's score changes
             CustomerHealthScore.objects.filter(score_date=timezone.localdate()).delete()
             Customer.objects.update(health_score=0)
-        passes = ["nightly run", "rerun (replaces the day's rows)"]
+        if args.celery:
+            _celery_run(tenant, args.celery, args.chunk)
+            print(f"rows for today: {CustomerHealthScore.objects.filter(score_date=timezone.localdate()).count()}")
+            return
+        passes = ["nightly run"] if args.no_rerun else ["nightly run", "rerun (replaces the day's rows)"]
         if args.tracemalloc:
             passes.append("rerun with tracemalloc (Python peak; tracemalloc slows Python 2-4x)")
         for label in passes:

@@ -622,20 +622,27 @@ def customer_last_contact_touch(*, customer_id: int, contact_id: int | None, whe
 
 def customers_figures_set(*, field: str, values: dict[int, Any], chunk: int = 1000) -> int:
     """Denormalised figures computed by a higher app (`health_score` by health, `ltv` from contract revenue):
-    one UPDATE ... CASE per chunk of ids, no model signals, no audit (they are derived, not edited)."""
-    from django.db.models import Case, DecimalField, Value, When
+    one UPDATE ... CASE per chunk of ids, no model signals, no audit (they are derived, not edited).
+
+    The CASE is one SQL fragment with parameters (values prepared by the field, so a converting field keeps its
+    storage format): Django's `Case(When(pk=...))` resolved ~1 ms of Python per customer, 100 s at 100,000."""
+    from django.db import connection
+    from django.db.models.expressions import RawSQL
 
     if field not in {"health_score", "ltv"}:
         raise ValueError(f"{field} is not a denormalised figure")
     output = Customer._meta.get_field(field)
+    pk_column = connection.ops.quote_name(Customer._meta.pk.column)
+    # Two parameters a customer in the CASE plus its id in the IN list; SQLite may allow only 999.
+    chunk = max(1, min(chunk, (connection.features.max_query_params or 3 * chunk) // 3 - 2))
     items = list(values.items())
     updated = 0
     for start in range(0, len(items), chunk):
         part = items[start : start + chunk]
-        case = Case(
-            *[When(pk=pk, then=Value(value)) for pk, value in part],
-            output_field=DecimalField(max_digits=output.max_digits, decimal_places=output.decimal_places),
-        )
+        params: list[Any] = []
+        for pk, value in part:
+            params += [pk, output.get_db_prep_save(value, connection)]
+        case = RawSQL(f"CASE {pk_column} {' '.join(['WHEN %s THEN %s'] * len(part))} END", params, output_field=output)
         updated += Customer.objects.filter(pk__in=[pk for pk, _v in part]).update(**{field: case})
     if updated:
         customers_changed(current_tenant().pk)  # the list pages show these figures: never serve them stale

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from django.db import connection
 from django.db.models import Avg, Case, Count, F, Max, Min, Q, Value, When
 from django.utils import timezone
 
@@ -69,6 +70,26 @@ def _frame(rows, index="customer_id") -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame()
     return frame.set_index(index)
+
+
+def _frame_using(index: str | None, queryset) -> pd.DataFrame:
+    """`_frame` of a grouped count-only queryset; on MySQL/MariaDB with `index` forced: for a chunk's customer
+    range the optimiser prefers a lookup on the tenant alone (every row of the tenant) to the range on
+    (tenant, customer) of the same index — 2.5 s instead of ~0.3 s a chunk of 10,000 customers."""
+    if index is None or connection.vendor != "mysql":
+        return _frame(queryset)
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
+    sql, params = queryset.query.sql_with_params()
+    if f"FROM {table} WHERE" not in sql:
+        return _frame(queryset)
+    sql = sql.replace(f"FROM {table} WHERE", f"FROM {table} FORCE INDEX ({connection.ops.quote_name(index)}) WHERE", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [c[0] for c in cursor.description]
+        rows = cursor.fetchall()
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame.from_records(rows, columns=columns).set_index("customer_id")
 
 
 def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lost: bool = False) -> pd.DataFrame:
@@ -139,7 +160,8 @@ def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lo
     recent = Q(occurred_at__gte=since(30))
     previous = Q(occurred_at__gte=since(60), occurred_at__lt=since(30))
     parts.append(
-        _frame(
+        _frame_using(
+            "idx_usage_customer_cover" if id_range is not None else None,
             UsageEvent.objects.filter(**only(), occurred_at__gte=since(90), occurred_at__lt=as_of)
             .values("customer_id")
             .annotate(
@@ -151,7 +173,7 @@ def load_inputs(as_of: datetime, *, customer_ids=None, id_range=None, include_lo
                     "feature_name", filter=recent & Q(event_type=UsageEventType.FEATURE_USE), distinct=True
                 ),
             )
-            .order_by()
+            .order_by(),
         )
     )
     parts.append(

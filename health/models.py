@@ -116,7 +116,14 @@ class UsageEvent(TenantOwnedModel):
         verbose_name = _("usage event")
         verbose_name_plural = _("usage events")
         constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="uk_usage_event_id")]
-        indexes = [models.Index(fields=["tenant", "customer", "occurred_at"], name="idx_usage_customer_time")]
+        # Covering for the nightly usage aggregate (a chunk's customer range is read from the index alone: with
+        # the narrower (tenant, customer, occurred_at) index MariaDB fetched ~200,000 rows a chunk, 2.5 s).
+        indexes = [
+            models.Index(
+                fields=["tenant", "customer", "occurred_at", "event_type", "user_identifier", "feature_name"],
+                name="idx_usage_customer_cover",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.customer_id} {self.occurred_at}"

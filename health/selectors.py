@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from datetime import date, timedelta
 from decimal import Decimal
@@ -96,7 +97,42 @@ def value_analysis(customer: Customer, *, today: date | None = None) -> dict[str
             & (Q(paid_date__isnull=True) | Q(paid_date__gt=F("due_date"))),
         ),
     )
-    recent, before = float(figures["recent"] or 0), float(figures["before"] or 0)
+    score = latest_score(customer)
+    return _value_result(
+        customer_id=customer.pk,
+        ltv=ltv,
+        covered=covered,
+        monthly=monthly,
+        total_revenue=total_revenue,
+        recent=float(figures["recent"] or 0),
+        before=float(figures["before"] or 0),
+        revenue_12m=float(figures["revenue_12m"] or 0),
+        due=figures["due"],
+        late=figures["late"],
+        tickets=ServiceRecord.objects.filter(
+            customer=customer, opened_at__gte=timezone.now() - timedelta(days=365)
+        ).count(),
+        share=_rank_share(ltv),
+        contract_score=score.contract_score if score else None,
+        health=float(score.overall_score) if score else None,
+        usage=(score.inputs or {}) if score else {},
+        needs={n.get("tag") for n in customer_needs(customer, since=timezone.now() - timedelta(days=180))},
+        settings=settings,
+    )
+
+
+def _rank_share(ltv) -> float:
+    alive = Customer.objects.alive()
+    total = alive.count()
+    above = alive.filter(ltv__gt=ltv).count()
+    return (above + 1) / total if total else 1
+
+
+def _value_result(
+    *, customer_id, ltv, covered, monthly, total_revenue, recent, before, revenue_12m, due, late, tickets, share,
+    contract_score, health, usage, needs, settings,
+) -> dict[str, Any]:  # fmt: skip
+    """The PRD 4.1.4 shape from the measured figures (one customer; shared by value_analysis / value_analyses)."""
     if before == 0 and recent == 0:
         revenue_trend = _("Flat")
     elif before == 0 or recent > before * 1.05:
@@ -105,28 +141,15 @@ def value_analysis(customer: Customer, *, today: date | None = None) -> dict[str
         revenue_trend = _("Falling")
     else:
         revenue_trend = _("Flat")
-    revenue_12m = float(figures["revenue_12m"] or 0) or monthly * 12
-    tickets = ServiceRecord.objects.filter(
-        customer=customer, opened_at__gte=timezone.now() - timedelta(days=365)
-    ).count()
+    revenue_12m = revenue_12m or monthly * 12
     cost = (tickets * float(settings.hours_per_ticket) + 12 * float(settings.hours_per_month)) * float(
         settings.service_hour_rate
     )
     margin = round((revenue_12m - cost) / revenue_12m, 2) if revenue_12m else None
-    alive = Customer.objects.alive()
-    total = alive.count()
-    above = alive.filter(ltv__gt=ltv).count()
-    share = (above + 1) / total if total else 1
     rank = next((t for t in (1, 5, 10, 20, 30, 50) if share <= t / 100), 100)
     value_rank = _("Top %(p)d%%") % {"p": rank} if rank < 100 else _("Bottom 50%")
-    punctuality = round(1 - figures["late"] / figures["due"], 2) if figures["due"] else None
-    score = latest_score(customer)
-    contract_stability = (
-        round(float(score.contract_score) / 100, 2) if score and score.contract_score is not None else None
-    )
-    health = float(score.overall_score) if score else None
-    usage = (score.inputs or {}) if score else {}
-    needs = {n.get("tag") for n in customer_needs(customer, since=timezone.now() - timedelta(days=180))}
+    punctuality = round(1 - late / due, 2) if due else None
+    contract_stability = round(float(contract_score) / 100, 2) if contract_score is not None else None
     opportunities = []
     if "upsell_interest" in needs:
         opportunities.append(_("Upgrade the service level (asked for in communications)"))
@@ -146,7 +169,7 @@ def value_analysis(customer: Customer, *, today: date | None = None) -> dict[str
     upsell += 0.15 * len(opportunities)
     upsell = round(min(upsell, 0.95), 2)
     return {
-        "customer_id": customer.pk,
+        "customer_id": customer_id,
         "value_analysis": {
             "ltv": float(ltv),
             "arpu": round(float(ltv) / covered, 2),
@@ -166,6 +189,113 @@ def value_analysis(customer: Customer, *, today: date | None = None) -> dict[str
             "estimated_growth": round(upsell * 0.4, 2),
         },
     }
+
+
+def value_analyses(customers: list[Customer], *, today: date | None = None, chunk: int = 5000) -> dict[int, dict]:
+    """`value_analysis` of many customers at once (customer id -> the same dict), for tenant-wide jobs such as the
+    nightly grading: a few grouped queries per chunk of customers instead of ~12 queries a customer."""
+    from communications.models import Communication
+
+    today = today or timezone.localdate()
+    now = timezone.now()
+    settings = health_settings()
+    ltvs = sorted(float(v or 0) for v in Customer.objects.alive().values_list("ltv", flat=True))
+    total = len(ltvs)
+    year_ago, half = today - timedelta(days=365), today - timedelta(days=183)
+    out: dict[int, dict] = {}
+    for start in range(0, len(customers), chunk):
+        part = customers[start : start + chunk]
+        ids = [c.pk for c in part]
+        running: dict[int, float] = {}
+        span: dict[int, list] = {}
+        for customer_id, amount, first, last, status in (
+            Contract.objects.filter(customer_id__in=ids)
+            .exclude(status=ContractStatus.DRAFT)
+            .values_list("customer_id", "contract_amount", "start_date", "end_date", "status")
+        ):
+            if first <= today <= last and status == ContractStatus.ACTIVE:
+                running[customer_id] = running.get(customer_id, 0.0) + float(amount) / _months(first, last)
+            bounds = span.setdefault(customer_id, [first, last])
+            bounds[0], bounds[1] = min(bounds[0], first), max(bounds[1], last)
+        paid = dict(
+            Payment.objects.filter(invoice__contract__customer_id__in=ids)
+            .values_list("invoice__contract__customer_id")
+            .annotate(s=Sum("amount"))
+            .order_by()
+        )
+        figures = {
+            row.pop("contract__customer_id"): row
+            for row in Invoice.objects.filter(contract__customer_id__in=ids)
+            .exclude(status=InvoiceStatus.CANCELLED)
+            .values("contract__customer_id")
+            .annotate(
+                recent=Sum("amount", filter=Q(issue_date__gt=half, issue_date__lte=today)),
+                before=Sum("amount", filter=Q(issue_date__gt=year_ago, issue_date__lte=half)),
+                revenue_12m=Sum("amount", filter=Q(issue_date__gt=year_ago, issue_date__lte=today)),
+                due=Count("id", filter=Q(due_date__gt=year_ago, due_date__lte=today)),
+                late=Count(
+                    "id",
+                    filter=Q(due_date__gt=year_ago, due_date__lte=today)
+                    & (Q(paid_date__isnull=True) | Q(paid_date__gt=F("due_date"))),
+                ),
+            )
+            .order_by()
+        }
+        tickets = dict(
+            ServiceRecord.objects.filter(customer_id__in=ids, opened_at__gte=now - timedelta(days=365))
+            .values_list("customer_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        last_day = dict(
+            CustomerHealthScore.objects.filter(customer_id__in=ids)
+            .values_list("customer_id")
+            .annotate(d=Max("score_date"))
+            .order_by()
+        )
+        scores = {
+            customer_id: (contract_score, overall, inputs)
+            for customer_id, day, contract_score, overall, inputs in CustomerHealthScore.objects.filter(
+                customer_id__in=ids, score_date__in=set(last_day.values())
+            ).values_list("customer_id", "score_date", "contract_score", "overall_score", "inputs")
+            if last_day.get(customer_id) == day
+        }
+        needs: dict[int, set] = {}
+        for customer_id, found in (
+            Communication.objects.alive()
+            .filter(customer_id__in=ids, analysis__isnull=False, communication_date__gte=now - timedelta(days=180))
+            .values_list("customer_id", "analysis__needs")
+        ):
+            needs.setdefault(customer_id, set()).update(n.get("tag") for n in found or [])
+        for customer in part:
+            pk = customer.pk
+            first_last = span.get(pk)
+            covered = _months(first_last[0], first_last[1] + timedelta(days=1)) if first_last else 1.0
+            f = figures.get(pk, {})
+            recent, before = float(f.get("recent") or 0), float(f.get("before") or 0)
+            ltv = customer.ltv or Decimal(0)
+            above = total - bisect.bisect_right(ltvs, float(ltv))
+            contract_score, overall, inputs = scores.get(pk, (None, None, None))
+            out[pk] = _value_result(
+                customer_id=pk,
+                ltv=ltv,
+                covered=covered,
+                monthly=running.get(pk, 0.0),
+                total_revenue=float(paid.get(pk) or 0),
+                recent=recent,
+                before=before,
+                revenue_12m=float(f.get("revenue_12m") or 0),
+                due=f.get("due") or 0,
+                late=f.get("late") or 0,
+                tickets=tickets.get(pk, 0),
+                share=(above + 1) / total if total else 1,
+                contract_score=contract_score,
+                health=float(overall) if overall is not None else None,
+                usage=inputs or {},
+                needs=needs.get(pk, set()),
+                settings=settings,
+            )
+    return out
 
 
 # --- Dashboard -----------------------------------------------------------------------------------------------------

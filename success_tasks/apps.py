@@ -38,6 +38,9 @@ class SuccessTasksConfig(AppConfig):
                 receivers.on_health_score_changed, dispatch_uid="success_tasks.health_score"
             )
             health_signals.health_alert.connect(receivers.on_health_alert, dispatch_uid="success_tasks.health_alert")
+            health_signals.health_scores_changed.connect(
+                receivers.on_health_scores_changed, dispatch_uid="success_tasks.health_scores"
+            )
         self._register_extensions(receivers)
         self._register_personal_data()
         self._register_jobs()

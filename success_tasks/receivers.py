@@ -103,11 +103,13 @@ def on_follow_up_due(sender, follow_up=None, customer=None, **kwargs) -> None:
     _run(customer or follow_up.customer, Trigger.FOLLOW_UP_DUE, lambda rule: playbook.check_follow_up(rule, follow_up))
 
 
-def on_health_score_changed(sender, score=None, customer=None, **kwargs) -> None:
-    """health.signals.health_score_changed: health below X, risk level >= N (connected when health is installed)."""
+def on_health_score_changed(sender, score=None, customer=None, batched=False, **kwargs) -> None:
+    """health.signals.health_score_changed: health below X, risk level >= N (connected when health is installed).
+    A row of the nightly run (`batched`) was handled with its chunk by `on_health_scores_changed`."""
     from success_tasks import playbook
 
-    # The nightly scoring sends these inside a signal batch: the rules are read once per chunk (batch_memo).
+    if batched:
+        return
     _run(
         customer,
         Trigger.HEALTH_BELOW,
@@ -117,14 +119,54 @@ def on_health_score_changed(sender, score=None, customer=None, **kwargs) -> None
     _run(customer, Trigger.RISK_LEVEL, lambda rule: playbook.check_risk_level(rule, score.risk_level), memo=batch_memo)
 
 
-def on_health_alert(sender, customer=None, kind=None, drop=None, window_days=None, risk_level=None, **kwargs) -> None:
+def on_health_alert(
+    sender, customer=None, kind=None, drop=None, window_days=None, risk_level=None, batched=False, **kwargs
+) -> None:
     """health.signals.health_alert: a drop within the window, or the risk level went up."""
     from success_tasks import playbook
 
+    if batched:
+        return
     if kind == "drop":
         _run(customer, Trigger.HEALTH_DROP, lambda rule: playbook.check_drop(rule, drop, window_days), memo=batch_memo)
     elif kind == "risk_up":
         _run(customer, Trigger.RISK_LEVEL, lambda rule: playbook.check_risk_level(rule, risk_level), memo=batch_memo)
+
+
+def on_health_scores_changed(sender, scores=(), alerts=(), window_days=None, **kwargs) -> None:
+    """health.signals.health_scores_changed (one chunk of the nightly run): the same rules as the two receivers
+    above for every row and alert of the chunk, in the same order, evaluated in memory; the tasks are written
+    set-based by `services.rules_fire_many`. A failure never breaks the scoring."""
+    from success_tasks import playbook, services
+
+    try:
+        below = services.rules_for(Trigger.HEALTH_BELOW)
+        risk = services.rules_for(Trigger.RISK_LEVEL)
+        drops = services.rules_for(Trigger.HEALTH_DROP)
+        firings = []
+        for score in scores:
+            for rule in below:
+                if (firing := playbook.check_health_below(rule, score.overall_score)) is not None:
+                    firings.append((rule, score.customer, firing))
+            for rule in risk:
+                if (firing := playbook.check_risk_level(rule, score.risk_level)) is not None:
+                    firings.append((rule, score.customer, firing))
+        customers = {score.customer_id: score.customer for score in scores}
+        for alert in alerts:
+            customer = customers.get(alert.customer_id)
+            if customer is None:
+                continue
+            if alert.kind == "drop":
+                for rule in drops:
+                    if (firing := playbook.check_drop(rule, alert.drop, window_days)) is not None:
+                        firings.append((rule, customer, firing))
+            elif alert.kind == "risk_up":
+                for rule in risk:
+                    if (firing := playbook.check_risk_level(rule, alert.risk_level)) is not None:
+                        firings.append((rule, customer, firing))
+        services.rules_fire_many(firings)
+    except Exception:
+        logger.exception("playbook rules for a chunk of %d health scores failed", len(scores))
 
 
 @receiver(customer_merged, sender=Customer, dispatch_uid="success_tasks.move_on_merge")

@@ -12,13 +12,14 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import CS_LEAD, CSM, TENANT_ADMIN
-from accounts.services import audit_record, diff_fields, notify
+from accounts.services import audit_record, diff_fields, notify, notify_many
 from accounts.tenancy import current_tenant
 from customers.models import Customer
 from success_tasks import templating
@@ -406,6 +407,133 @@ def rule_fire(
         return None
     _notify_assignee(task, None)
     return task
+
+
+def rules_fire_many(
+    firings: list[tuple[PlaybookRule, Customer, Firing]], *, now: datetime | None = None
+) -> list[CustomerSuccessTask]:
+    """`rule_fire` for many (rule, customer, firing) in order, with the same outcome (one open task per rule and
+    customer, an event never twice, the cool-down of a state), set-based: one query for the tasks that block a
+    firing, one for the managers, then one bulk insert each of the tasks, their audit entries and the assignees'
+    notifications (`post_save` is sent for every new task, as a save would). A balanced rule (each assignment
+    changes the loads) goes through `rule_fire` one by one, and so does the whole batch when a concurrent worker
+    opened one of its tasks meanwhile (the unique keys refuse the insert)."""
+    from crm_project.audit import audit_entry, audit_record_many
+
+    now = now or timezone.now()
+    firings = [(r, c, f) for r, c, f in firings if c is not None and c.deleted_at is None and not c.merged_into_id]
+    if not firings:
+        return []
+    customer_ids = {c.pk for _r, c, _f in firings}
+    rule_ids = {r.pk for r, _c, _f in firings}
+    blocked_open, blocked_keys, recent = set(), set(), set()
+    cooldown = now - timedelta(days=STATE_COOLDOWN_DAYS)
+    for rule_id, customer_id, open_rule_id, key, created in CustomerSuccessTask.objects.filter(
+        rule_id__in=rule_ids, customer_id__in=customer_ids
+    ).values_list("rule_id", "customer_id", "open_rule_id", "trigger_key", "created_at"):
+        if open_rule_id == rule_id:
+            blocked_open.add((rule_id, customer_id))
+        if key is not None:
+            blocked_keys.add((rule_id, customer_id, key))
+        if created >= cooldown:
+            recent.add((rule_id, customer_id))
+    one_by_one, todo, taken = [], [], set()
+    for rule, customer, firing in firings:
+        pair = (rule.pk, customer.pk)
+        if rule.assignee_strategy == AssigneeStrategy.BALANCED:
+            one_by_one.append((rule, customer, firing))
+            continue
+        if pair in blocked_open or pair in taken:
+            continue
+        if firing.trigger_key is not None:
+            if (*pair, firing.trigger_key) in blocked_keys:
+                continue
+        elif pair in recent:
+            continue
+        taken.add(pair)
+        todo.append((rule, customer, firing))
+    manager_field = Customer._meta.get_field("assigned_manager")
+    managers = User.objects.in_bulk({c.assigned_manager_id for _r, c, _f in todo if c.assigned_manager_id})
+    fallback: list[User | None] = []
+    tasks = []
+    for rule, customer, firing in todo:
+        manager = managers.get(customer.assigned_manager_id)
+        manager_field.set_cached_value(customer, manager)
+        if manager is not None and manager.is_active:
+            assignee = manager
+        else:
+            if not fallback:
+                fallback.append(_fallback_assignee())
+            assignee = fallback[0]
+        if assignee is None:
+            logger.warning("rule %s: nobody to assign customer %s to", rule.pk, customer.pk)
+            continue
+        facts = _facts(rule, customer, firing)
+        tasks.append(
+            CustomerSuccessTask(
+                customer=customer,
+                task_title=templating.render(rule.title_template, facts)[:200] or rule.name[:200],
+                task_description=templating.render(rule.description_template, facts)[:10000],
+                task_type=rule.task_type,
+                priority=rule.priority,
+                assigned_to=assignee,
+                due_date=now + timedelta(days=rule.due_in_days),
+                auto_generated=True,
+                trigger_condition=f"{rule.name}: {firing.condition}"[:200],
+                rule=rule,
+                open_rule=rule,
+                trigger_key=firing.trigger_key,
+                created_at=now,
+            )
+        )
+    try:
+        with transaction.atomic():
+            CustomerSuccessTask.objects.bulk_create(tasks, batch_size=1000)
+            if any(t.pk is None for t in tasks):  # a backend that returns no ids from a bulk insert
+                ids = {
+                    (r, c): pk
+                    for r, c, pk in CustomerSuccessTask.objects.filter(
+                        open_rule_id__in=rule_ids, customer_id__in=customer_ids, created_at=now
+                    ).values_list("open_rule_id", "customer_id", "pk")
+                }
+                for task in tasks:
+                    task.pk = ids[(task.open_rule_id, task.customer_id)]
+            for task in tasks:
+                task._state.adding = False
+                post_save.send(
+                    sender=CustomerSuccessTask,
+                    instance=task,
+                    created=True,
+                    raw=False,
+                    using=task._state.db or "default",
+                )
+            audit_record_many(
+                audit_entry(
+                    action="crm.success_task.generated",
+                    actor=None,
+                    obj=task,
+                    changes={"trigger_condition": ("", task.trigger_condition)},
+                )
+                for task in tasks
+            )
+    except IntegrityError:  # another worker opened one of these tasks meanwhile: the race-safe path
+        created = [t for r, c, f in todo if (t := rule_fire(r, c, f, now=now)) is not None]
+        return created + [t for r, c, f in one_by_one if (t := rule_fire(r, c, f, now=now)) is not None]
+    notify_many(
+        [
+            (
+                task.assigned_to,
+                "success_task.assigned",
+                task,
+                gettext("Task assigned to you: %(title)s (%(customer)s)")
+                % {"title": task.task_title, "customer": task.customer.customer_name},
+                f"success_task:{task.pk}:assigned:{task.assigned_to_id}",
+                f"/tasks/{task.pk}/",
+            )
+            for task in tasks
+        ]
+    )
+    return tasks + [t for r, c, f in one_by_one if (t := rule_fire(r, c, f, now=now)) is not None]
 
 
 def rules_for(*triggers: str) -> list[PlaybookRule]:
