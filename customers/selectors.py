@@ -92,9 +92,9 @@ class CachedList:
     keyed by the filters only, so every page of a filter shares it.
     """
 
-    def __init__(self, *, user: User, params: dict | None, filters: dict):
+    def __init__(self, *, user: User, params: dict | None, filters: dict, count_kind: str = "count"):
         self.page_key = _list_key("page", user, params) if params is not None else None
-        self.count_key = _list_key("count", user, filters)
+        self.count_key = _list_key(count_kind, user, filters)
         keys = [self.count_key] if self.page_key is None else [self.page_key, self.count_key]
         self.version, found = cached_entries(user.tenant_id, keys)
         self.page = found.get(self.page_key) if self.page_key is not None else None
@@ -111,9 +111,10 @@ class CachedList:
         cache_entry(self.page_key, self.version, page)
 
 
-def customer_count(queryset: QuerySet[Customer], *, user: User, filters: dict) -> int:
-    """`queryset.count()`, cached until the tenant's customers change (or a minute passes); see customers.cache."""
-    return CachedList(user=user, params=None, filters=filters).count(queryset)
+def customer_count(queryset: QuerySet[Customer], *, user: User, filters: dict, kind: str = "count") -> int:
+    """`queryset.count()`, cached until the tenant's customers change (or a minute passes); see customers.cache.
+    `kind` separates totals of lists that filter differently with the same parameters (staff list, API)."""
+    return CachedList(user=user, params=None, filters=filters, count_kind=kind).count(queryset)
 
 
 def page_in_order(queryset: QuerySet, ids: list[int]) -> list:
