@@ -105,7 +105,7 @@ def main():
         for i in range(n):
             client.get(make_url(i))
         profile.disable()
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(50)
+        pstats.Stats(profile).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(50)
         return
 
     print(

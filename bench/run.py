@@ -60,7 +60,11 @@ def parse_args() -> argparse.Namespace:
         help="seconds of the distinct-pages stream (short enough that it does not come back to a page it asked)",
     )
     parser.add_argument("--pages", type=int, default=700, help="pages per status in the distinct-pages stream")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync", help="gunicorn worker class")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument("--only", help="comma-separated endpoint numbers to load (1 healthz, 2 list repeated, "
+                        "3 list distinct, 4 detail); default all")  # fmt: skip
     parser.add_argument("--load-tool", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--skip-http", action="store_true", help="only the data load and the import")
     parser.add_argument("--results", default=str(ROOT / "bench" / "results.md"), help="file the figures go to")
@@ -115,13 +119,18 @@ def commit_id() -> str:
     """The checked-out commit, read from .git without running git."""
     git = ROOT / ".git"
     try:
+        if git.is_file():  # a worktree: `.git` names the real git directory
+            git = Path(git.read_text().split("gitdir:", 1)[1].strip())
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head[:10]
         ref = head[5:]
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()[:10]
-        for line in (git / "packed-refs").read_text().splitlines():
+        common = git / "commondir"
+        shared = (git / common.read_text().strip()).resolve() if common.exists() else git
+        for base in (git, shared):
+            if (base / ref).exists():
+                return (base / ref).read_text().strip()[:10]
+        for line in (shared / "packed-refs").read_text().splitlines():
             if line.endswith(" " + ref):
                 return line.split()[0][:10]
     except OSError:
@@ -237,7 +246,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, log_path: Path) -> subprocess.Popen:
+def start_gunicorn(port: int, workers: int, log_path: Path, worker_class: str = "sync", threads: int = 1):
     env = dict(os.environ)
     env.update(
         DEBUG="false",
@@ -255,7 +264,9 @@ def start_gunicorn(port: int, workers: int, log_path: Path) -> subprocess.Popen:
         "--workers",
         str(workers),
         "--worker-class",
-        "sync",
+        worker_class,
+        "--threads",
+        str(threads),
         "--timeout",
         "60",
         "--log-level",
@@ -462,7 +473,7 @@ def measure_http(args, workdir: Path) -> tuple[list[tuple[str, dict]], str]:
     if tool == "auto":
         tool = "wrk" if shutil.which("wrk") else "python"
     port = free_port()
-    process = start_gunicorn(port, args.workers, workdir / "gunicorn.log")
+    process = start_gunicorn(port, args.workers, workdir / "gunicorn.log", args.worker_class, args.threads)
     results = []
     try:
         token = obtain_token(port)
@@ -484,6 +495,9 @@ def measure_http(args, workdir: Path) -> tuple[list[tuple[str, dict]], str]:
              "/api/v1/customers", auth, stream),
             ("GET /api/v1/customers/<id> (detail, same customer)", f"/api/v1/customers/{customer_id}", auth, None),
         ]  # fmt: skip
+        if args.only:
+            wanted = {int(number) for number in args.only.split(",")}
+            endpoints = [endpoint for number, endpoint in enumerate(endpoints, 1) if number in wanted]
         for label, path, headers, paths in endpoints:
             duration = args.duration
             if paths is None:
@@ -544,7 +558,9 @@ def report(args, database: str, demo: dict, imported: dict, http_results, tool: 
     if http_results:
         lines += [
             "",
-            f"HTTP: gunicorn {args.workers} sync workers, DEBUG=false, {args.concurrency} connections, "
+            f"HTTP: gunicorn {args.workers} {args.worker_class} workers"
+            f"{f' × {args.threads} threads' if args.worker_class == 'gthread' else ''}, DEBUG=false, "
+            f"{args.concurrency} connections, "
             f"{args.duration:.0f} s per endpoint ({args.stream_duration:.0f} s for the distinct pages), "
             f"load by {tool}. "
             "CPU ms/request: user + system time of the gunicorn processes divided by the requests (the work of one "
