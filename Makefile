@@ -57,6 +57,7 @@ run-prod: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///data/bench.sqlite3} $(BIN)/python bench/cold_list.py
 
 ## Refresh the translation catalogs after changing strings (needs GNU gettext).
 messages: venv

@@ -14,6 +14,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts.backends import authz_cache_keys
 from accounts.services import account_refusal
 from accounts.tenancy import activate_tenant
 
@@ -70,10 +71,17 @@ class TenantJWTAuthentication(JWTAuthentication):
     def get_validated_token(self, raw_token):
         token = super().get_validated_token(raw_token)
         jti = token.get("jti")
-        if jti and cache.get(_denied_key(jti)):
+        user_id = token.get(api_settings.USER_ID_CLAIM)
+        # One cache round trip for the sign-out check and the user's cached permissions (accounts.backends).
+        keys = [_denied_key(jti)] if jti else []
+        if user_id is not None:
+            keys += authz_cache_keys(user_id)
+        found = cache.get_many(keys) if keys else {}
+        if jti and found.get(_denied_key(jti)):
             from django.utils.translation import gettext_lazy as _
 
             raise InvalidToken(_("This token was signed out."))
+        self._authz_prefetched = found if user_id is not None else None
         return token
 
     def authenticate(self, request):
@@ -81,7 +89,11 @@ class TenantJWTAuthentication(JWTAuthentication):
 
     def get_user(self, validated_token):
         # simplejwt's checks plus the tenant's, with the tenant loaded in the same query (every request needs it).
-        return user_for_token(validated_token)
+        user = user_for_token(validated_token)
+        prefetched = getattr(self, "_authz_prefetched", None)
+        if prefetched is not None:
+            user._crm_authz_prefetched = prefetched
+        return user
 
 
 class TenantSessionAuthentication(SessionAuthentication):

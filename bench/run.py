@@ -9,9 +9,12 @@ Steps (each prints its figures; all of them are appended to bench/results.md):
 2. a --import-rows (10,000) row CSV goes through customers.importing (parse, validate, commit) and is timed; the
    commit runs in a transaction that is rolled back afterwards, so repeated runs leave the data unchanged.
 3. gunicorn (2 sync workers, DEBUG=false, throttling lifted) on a free loopback port; a JWT for the bench admin
-   from POST /api/v1/auth/token; then --duration seconds per endpoint at --concurrency connections with wrk
-   when installed (`apt-get install wrk`), else a Python load generator (threads + http.client keep-alive).
-   Only 127.0.0.1 is ever contacted; gunicorn is stopped at the end.
+   from POST /api/v1/auth/token; then --duration seconds per endpoint at --concurrency (32) connections with wrk
+   when installed (`apt-get install wrk`), else a Python load generator (threads + http.client keep-alive):
+   /healthz, the same list page repeated, a stream of distinct list pages (3 statuses × --pages pages × both sort
+   directions, walked by bench/stream.lua, every path once, started with the tenant's list cache invalidated;
+   needs wrk), and one customer's detail. Only 127.0.0.1 is ever contacted; gunicorn is stopped at the end.
+4. the in-process server times (page 700 of a filter, detail, staff list page) are bench/cold_list.py's.
 
 Without DATABASE_URL the bench uses its own SQLite file (data/bench.sqlite3), never the development database.
 """
@@ -49,8 +52,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=100_000, help="customers in the bench tenant")
     parser.add_argument("--import-rows", type=int, default=10_000, help="rows of the timed import")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per endpoint (max 60)")
-    parser.add_argument("--concurrency", type=int, default=8, help="concurrent connections (max 64)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent connections (max 64)")
+    parser.add_argument(
+        "--stream-duration",
+        type=float,
+        default=7.0,
+        help="seconds of the distinct-pages stream (short enough that it does not come back to a page it asked)",
+    )
+    parser.add_argument("--pages", type=int, default=700, help="pages per status in the distinct-pages stream")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync", help="gunicorn worker class")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument("--only", help="comma-separated endpoint numbers to load (1 healthz, 2 list repeated, "
+                        "3 list distinct, 4 detail); default all")  # fmt: skip
     parser.add_argument("--load-tool", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--skip-http", action="store_true", help="only the data load and the import")
     parser.add_argument("--results", default=str(ROOT / "bench" / "results.md"), help="file the figures go to")
@@ -105,13 +119,18 @@ def commit_id() -> str:
     """The checked-out commit, read from .git without running git."""
     git = ROOT / ".git"
     try:
+        if git.is_file():  # a worktree: `.git` names the real git directory
+            git = Path(git.read_text().split("gitdir:", 1)[1].strip())
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head[:10]
         ref = head[5:]
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()[:10]
-        for line in (git / "packed-refs").read_text().splitlines():
+        common = git / "commondir"
+        shared = (git / common.read_text().strip()).resolve() if common.exists() else git
+        for base in (git, shared):
+            if (base / ref).exists():
+                return (base / ref).read_text().strip()[:10]
+        for line in (shared / "packed-refs").read_text().splitlines():
             if line.endswith(" " + ref):
                 return line.split()[0][:10]
     except OSError:
@@ -227,7 +246,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, log_path: Path) -> subprocess.Popen:
+def start_gunicorn(port: int, workers: int, log_path: Path, worker_class: str = "sync", threads: int = 1):
     env = dict(os.environ)
     env.update(
         DEBUG="false",
@@ -245,7 +264,9 @@ def start_gunicorn(port: int, workers: int, log_path: Path) -> subprocess.Popen:
         "--workers",
         str(workers),
         "--worker-class",
-        "sync",
+        worker_class,
+        "--threads",
+        str(threads),
         "--timeout",
         "60",
         "--log-level",
@@ -367,31 +388,32 @@ end
 """
 
 
-def wrk_load(port: int, path: str, headers: dict, duration: float, concurrency: int, workdir: Path) -> dict:
-    script = workdir / "report.lua"
-    script.write_text(WRK_SCRIPT)
-    command = [
-        "wrk",
-        "-t",
-        str(min(2, concurrency)),
-        "-c",
-        str(concurrency),
-        "-d",
-        f"{duration:.0f}s",
-        "--timeout",
-        "10s",
-    ]
+def wrk_load(port: int, path: str, headers: dict, duration: float, concurrency: int, workdir: Path,
+             paths: list[str] | None = None) -> dict:  # fmt: skip
+    """One wrk run: `path` repeated, or (with `paths`) the paths walked in turn by bench/stream.lua."""
+    threads = min(2, concurrency)
+    env = dict(os.environ)
+    if paths:
+        urls = workdir / "paths.txt"
+        urls.write_text("\n".join(paths) + "\n")
+        script = ROOT / "bench" / "stream.lua"
+        env.update(BENCH_URLS=str(urls), BENCH_THREADS=str(threads))
+    else:
+        script = workdir / "report.lua"
+        script.write_text(WRK_SCRIPT)
+    command = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{duration:.0f}s", "--timeout", "10s"]
     command += ["-s", str(script)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     command.append(f"http://{HOST}:{port}{path}")
-    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=False).stdout
-    line = next((line for line in output.splitlines() if line.startswith("BENCH ")), None)
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=False, env=env)
+    line = next((line for line in output.stdout.splitlines() if line.startswith("BENCH ")), None)
     if line is None:
-        raise RuntimeError(f"wrk gave no report: {output[-500:]}")
-    requests, micros, socket_errors, status_errors, p50, p95, p99 = line.split()[1:]
+        raise RuntimeError(f"wrk gave no report: {output.stdout[-500:]} {output.stderr[-500:]}")
+    fields = line.split()[1:]
+    requests, micros, socket_errors, status_errors, p50, p95, p99 = fields[:7]
     seconds = int(micros) / 1e6
-    return {
+    figures = {
         "requests": int(requests),
         "errors": int(socket_errors) + int(status_errors),
         "rps": int(requests) / seconds if seconds else 0.0,
@@ -399,6 +421,51 @@ def wrk_load(port: int, path: str, headers: dict, duration: float, concurrency: 
         "p95": float(p95) / 1000,
         "p99": float(p99) / 1000,
     }
+    if paths:
+        figures["paths"] = int(fields[7])
+        figures["repeats"] = max(0, int(requests) - int(fields[7]))
+    return figures
+
+
+def distinct_list_paths(pages: int) -> list[str]:
+    """3 statuses × `pages` pages of the health-sorted list, descending then ascending: every path once."""
+    paths = []
+    for direction in ("desc", "asc"):
+        for page in range(1, pages + 1):
+            for status in (1, 2, 3):
+                paths.append(f"/api/v1/customers?status={status}&sort=health_score,{direction}&page={page}&size=20")
+    return paths
+
+
+def bump_customers_version() -> None:
+    """Start the distinct stream with nothing cached: every page (and each filter's total once) is computed."""
+    from accounts.models import Tenant
+    from customers.cache import customers_changed
+
+    customers_changed(Tenant.objects.get(name=BENCH_TENANT).pk)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time consumed so far by these processes (from /proc; 0 where unreadable)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def gunicorn_pids(process: subprocess.Popen) -> list[int]:
+    """The gunicorn master and its workers."""
+    pids = [process.pid]
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return pids + [int(pid) for pid in children]
 
 
 def measure_http(args, workdir: Path) -> tuple[list[tuple[str, dict]], str]:
@@ -406,7 +473,7 @@ def measure_http(args, workdir: Path) -> tuple[list[tuple[str, dict]], str]:
     if tool == "auto":
         tool = "wrk" if shutil.which("wrk") else "python"
     port = free_port()
-    process = start_gunicorn(port, args.workers, workdir / "gunicorn.log")
+    process = start_gunicorn(port, args.workers, workdir / "gunicorn.log", args.worker_class, args.threads)
     results = []
     try:
         token = obtain_token(port)
@@ -419,22 +486,48 @@ def measure_http(args, workdir: Path) -> tuple[list[tuple[str, dict]], str]:
         if not items:
             raise SystemExit("the customer list is empty: no id for the detail endpoint")
         customer_id = items[0].get("customer_id") or items[0].get("id")
+        stream = distinct_list_paths(args.pages)
         endpoints = [
-            ("GET /healthz", "/healthz", {}),
-            ("GET /api/v1/customers (list, status=2, sort health desc)", list_path, auth),
-            ("GET /api/v1/customers/<id>", f"/api/v1/customers/{customer_id}", auth),
-        ]
-        for label, path, headers in endpoints:
-            for _warm in range(20):
-                request(port, "GET", path, headers=headers)
-            if tool == "wrk":
-                figures = wrk_load(port, path, headers, args.duration, args.concurrency, workdir)
+            ("GET /healthz", "/healthz", {}, None),
+            ("GET /api/v1/customers (list, same page repeated: status=2, sort health desc, page 1)", list_path, auth,
+             None),
+            (f"GET /api/v1/customers (distinct pages: 3 statuses × {args.pages} pages × 2 directions, each once)",
+             "/api/v1/customers", auth, stream),
+            ("GET /api/v1/customers/<id> (detail, same customer)", f"/api/v1/customers/{customer_id}", auth, None),
+        ]  # fmt: skip
+        if args.only:
+            wanted = {int(number) for number in args.only.split(",")}
+            endpoints = [endpoint for number, endpoint in enumerate(endpoints, 1) if number in wanted]
+        for label, path, headers, paths in endpoints:
+            duration = args.duration
+            if paths is None:
+                for _warm in range(20):
+                    request(port, "GET", path, headers=headers)
             else:
-                figures = python_load(port, path, headers, args.duration, args.concurrency)
+                bump_customers_version()
+                duration = min(args.duration, args.stream_duration)
+            load_before = os.getloadavg()[0]
+            cpu_before = cpu_seconds(gunicorn_pids(process))
+            if tool == "wrk":
+                figures = wrk_load(port, path, headers, duration, args.concurrency, workdir, paths=paths)
+            else:
+                if paths is not None:
+                    print(f"[http] {label}: needs wrk (skipped)")
+                    continue
+                figures = python_load(port, path, headers, duration, args.concurrency)
+            figures["server_cpu_ms"] = (
+                (cpu_seconds(gunicorn_pids(process)) - cpu_before) * 1000 / figures["requests"]
+                if figures["requests"]
+                else float("nan")
+            )
+            figures["load"] = load_before
+            figures["duration"] = duration
             results.append((label, figures))
+            extra = f", {figures['repeats']} repeated paths" if "repeats" in figures else ""
             print(
                 f"[http] {label}: {figures['rps']:.0f} req/s, p50 {figures['p50']:.1f} ms, "
-                f"p95 {figures['p95']:.1f} ms, p99 {figures['p99']:.1f} ms, errors {figures['errors']}",
+                f"p95 {figures['p95']:.1f} ms, p99 {figures['p99']:.1f} ms, errors {figures['errors']}, "
+                f"gunicorn CPU {figures['server_cpu_ms']:.2f} ms/request, load {load_before:.2f}{extra}",
                 flush=True,
             )
     finally:
@@ -465,15 +558,22 @@ def report(args, database: str, demo: dict, imported: dict, http_results, tool: 
     if http_results:
         lines += [
             "",
-            f"HTTP: gunicorn {args.workers} sync workers, DEBUG=false, {args.concurrency} connections, "
-            f"{args.duration:.0f} s per endpoint, load by {tool}.",
+            f"HTTP: gunicorn {args.workers} {args.worker_class} workers"
+            f"{f' × {args.threads} threads' if args.worker_class == 'gthread' else ''}, DEBUG=false, "
+            f"{args.concurrency} connections, "
+            f"{args.duration:.0f} s per endpoint ({args.stream_duration:.0f} s for the distinct pages), "
+            f"load by {tool}. "
+            "CPU ms/request: user + system time of the gunicorn processes divided by the requests (the work of one "
+            "request, whatever the load); load: 1-minute load average before the endpoint's run.",
             "",
-            "| endpoint | req/s | p50 ms | p95 ms | p99 ms | errors |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            "| endpoint | req/s | p50 ms | p95 ms | p99 ms | errors | gunicorn CPU ms/request | load |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for label, f in http_results:
+            note = f" ({f['repeats']} of {f['requests']} requests repeated a path)" if f.get("repeats") else ""
             lines.append(
-                f"| {label} | {f['rps']:.0f} | {f['p50']:.1f} | {f['p95']:.1f} | {f['p99']:.1f} | {f['errors']} |"
+                f"| {label}{note} | {f['rps']:.0f} | {f['p50']:.1f} | {f['p95']:.1f} | {f['p99']:.1f} | {f['errors']} "
+                f"| {f['server_cpu_ms']:.2f} | {f['load']:.2f} |"
             )
     return "\n".join(lines) + "\n"
 

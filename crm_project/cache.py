@@ -124,8 +124,12 @@ class PooledRedisCache(RedisCache):
 
     def hit(self, key: str, ttl: int) -> int:
         """Count one hit on a fixed-window counter (INCR + EXPIRE in one round trip); per process when down."""
+        return self.hit_many({key: ttl})[key]
 
-        def local() -> int:
+    def hit_many(self, windows: dict[str, int]) -> dict[str, int]:
+        """`hit` on several counters ({key: ttl}) in one round trip; returns {key: count so far}."""
+
+        def local_one(key: str, ttl: int) -> int:
             if self._local.add(key, 1, ttl):
                 return 1
             try:
@@ -134,19 +138,24 @@ class PooledRedisCache(RedisCache):
                 self._local.set(key, 1, ttl)
                 return 1
 
-        def remote() -> int:
-            full_key = self.make_and_validate_key(key)
-            pipe = self._cache.get_client(full_key, write=True).pipeline()
-            pipe.incr(full_key)
-            pipe.expire(full_key, ttl, nx=True)
-            return int(pipe.execute()[0])
+        def local() -> dict[str, int]:
+            return {key: local_one(key, ttl) for key, ttl in windows.items()}
+
+        def remote() -> dict[str, int]:
+            full_keys = {key: self.make_and_validate_key(key) for key in windows}
+            pipe = self._cache.get_client(next(iter(full_keys.values())), write=True).pipeline()
+            for key, ttl in windows.items():
+                pipe.incr(full_keys[key])
+                pipe.expire(full_keys[key], ttl, nx=True)
+            results = pipe.execute()
+            return {key: int(results[2 * index]) for index, key in enumerate(windows)}
 
         if self.is_down:
             return local()
         try:
-            count = remote()
+            counts = remote()
         except OUTAGE_ERRORS as exc:
             self._went_down(exc)
             return local()
         self._came_back()
-        return count
+        return counts

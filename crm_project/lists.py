@@ -22,7 +22,10 @@ link carrying the same query, and filters remembered per user between visits.
     rows = ContractList(request).ordered_queryset()
 
 Hooks: `get_sort_fields()` (e.g. the amount column only for users who may see amounts), `style_filter_form(form)`,
-`prepare_rows(rows)` (decorate the page's rows, e.g. masked amounts), `extra_context()`.
+`prepare_rows(rows)` (decorate the page's rows, e.g. masked amounts), `extra_context()`, `count(queryset)` (a cached
+total instead of `COUNT(*)` on every request). `deferred_join = True` reads a page in two steps for large tables:
+the page's ids first (an index can answer the filter, the order and the OFFSET without touching the rows), then
+those rows with their `select_related` / `prefetch_related`.
 
 The template gets `filter_form`, `page_obj`, `page_range`, `filters_active`, `export_url` / `export_base`,
 `full_path`, `partial` and `sort` (the current `sort` value). Links of the page keep the query string; the filter
@@ -39,11 +42,35 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError as SortError
 
 from crm_project.api.sorting import parse_sort
 from crm_project.ui import query_without, wants_partial
+
+
+class ListPaginator(Paginator):
+    """Django's paginator with an optional known total and an optional deferred join for the page's rows."""
+
+    def __init__(self, object_list, per_page, *, total: int | None = None, deferred_join: bool = False):
+        super().__init__(object_list, per_page)
+        self._total = total
+        self._deferred_join = deferred_join
+
+    @cached_property
+    def count(self) -> int:
+        return self._total if self._total is not None else super().count
+
+    def page(self, number):
+        if not self._deferred_join:
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top]) if top > bottom else []
+        rows = {row.pk: row for row in self.object_list.filter(pk__in=ids).order_by()} if ids else {}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
 class StaffList:
@@ -59,6 +86,8 @@ class StaffList:
     redirect_on_bad_sort = True
     export_url_name: str | None = None
     reset_param = "reset"
+    # Read the page's ids first, then their rows (see the module docstring): for lists of many thousand rows.
+    deferred_join = False
 
     def __init__(self, request):
         self.request = request
@@ -81,6 +110,10 @@ class StaffList:
 
     def extra_context(self) -> dict[str, Any]:
         return {}
+
+    def count(self, queryset: QuerySet) -> int | None:
+        """The number of rows of the filtered list; None lets the paginator run `COUNT(*)`."""
+        return None
 
     # --- Query string -------------------------------------------------------------------------------------------
     def remembered_params(self) -> tuple[str, ...]:
@@ -143,7 +176,15 @@ class StaffList:
     # --- Page ---------------------------------------------------------------------------------------------------
     def get_context(self) -> dict[str, Any]:
         filterset = self.filterset()
-        page_obj = Paginator(self.ordered_queryset(), self.page_size).get_page(self.request.GET.get("page"))
+        queryset = self.ordered_queryset()
+        is_queryset = isinstance(queryset, QuerySet)  # a subclass may sort in Python and return a sequence
+        paginator = ListPaginator(
+            queryset,
+            self.page_size,
+            total=self.count(queryset) if is_queryset else None,
+            deferred_join=self.deferred_join and is_queryset,
+        )
+        page_obj = paginator.get_page(self.request.GET.get("page"))
         page_obj.object_list = self.prepare_rows(list(page_obj.object_list))
         self.style_filter_form(filterset.form)
         export_url = self.export_url()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.models import User
 from accounts.roles import CS_LEAD, FINANCE, TENANT_ADMIN, VIEWER, can_see_amounts
-from customers.cache import COUNT_TTL, customers_version
+from customers.cache import cache_entry, cached_entries
 from customers.models import Customer, CustomerContact, CustomerTag, CustomerUserObjectPermission
 
 # Roles that see every customer of their tenant (viewers and finance read-only, see docs/decisions.md).
@@ -77,30 +76,50 @@ def assignable_managers(tenant) -> QuerySet[User]:
     return User.objects.filter(tenant=tenant, is_active=True).order_by("display_name", "username")
 
 
-# --- Cached list totals -------------------------------------------------------------------------------------------
-def _list_cache_key(kind: str, user: User, params: dict) -> str:
+# --- Cached list pages and totals ---------------------------------------------------------------------------------
+def _list_key(kind: str, user: User, params: dict) -> str:
     audience = "all" if sees_all_customers(user) else f"user{user.pk}"
     audience += ":money" if can_see_amounts(user) else ":masked"  # rows carry ltv (masked without the permission)
     digest = hashlib.sha1(json.dumps(sorted(params.items()), default=str).encode()).hexdigest()
-    return f"crm:customers:{kind}:{user.tenant_id}:{customers_version(user.tenant_id)}:{audience}:{digest}"
+    return f"crm:customers:{kind}:{user.tenant_id}:{audience}:{digest}"
 
 
-def customer_count(queryset: QuerySet[Customer], *, user: User, filters: dict) -> int:
-    """`queryset.count()`, cached until the tenant's customers change (or a minute passes); see customers.cache."""
-    key = _list_cache_key("count", user, filters)
-    total = cache.get(key)
-    if total is None:
-        total = queryset.count()
-        cache.set(key, total, COUNT_TTL)
-    return total
+class CachedList:
+    """The cached page and total of one list request (PRD 6.4.1: hot customer data cached in Redis).
+
+    Both are read with the tenant's customers version in one round trip (customers.cache.cached_entries); an entry
+    written under an older version is a miss, so any customer change is visible on the next request. The total is
+    keyed by the filters only, so every page of a filter shares it.
+    """
+
+    def __init__(self, *, user: User, params: dict | None, filters: dict, count_kind: str = "count"):
+        self.page_key = _list_key("page", user, params) if params is not None else None
+        self.count_key = _list_key(count_kind, user, filters)
+        keys = [self.count_key] if self.page_key is None else [self.page_key, self.count_key]
+        self.version, found = cached_entries(user.tenant_id, keys)
+        self.page = found.get(self.page_key) if self.page_key is not None else None
+        self.total = found.get(self.count_key)
+
+    def count(self, queryset: QuerySet) -> int:
+        if self.total is None:
+            self.total = queryset.count()
+            cache_entry(self.count_key, self.version, self.total)
+        return self.total
+
+    def store_page(self, page) -> None:
+        self.page = page
+        cache_entry(self.page_key, self.version, page)
 
 
-def customer_list_page_cached(*, user: User, params: dict, compute):
-    """A whole list page (PRD 6.4.1: hot customer data cached in Redis), under the same tenant version as the
-    totals, so any customer change is visible on the next request; `compute()` builds it on a miss."""
-    key = _list_cache_key("page", user, params)
-    page = cache.get(key)
-    if page is None:
-        page = compute()
-        cache.set(key, page, COUNT_TTL)
-    return page
+def customer_count(queryset: QuerySet[Customer], *, user: User, filters: dict, kind: str = "count") -> int:
+    """`queryset.count()`, cached until the tenant's customers change (or a minute passes); see customers.cache.
+    `kind` separates totals of lists that filter differently with the same parameters (staff list, API)."""
+    return CachedList(user=user, params=None, filters=filters, count_kind=kind).count(queryset)
+
+
+def page_in_order(queryset: QuerySet, ids: list[int]) -> list:
+    """The rows of `queryset` with these ids, in the order of `ids` (the second half of a deferred join)."""
+    if not ids:
+        return []
+    rows = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()}
+    return [rows[pk] for pk in ids if pk in rows]
