@@ -203,6 +203,11 @@ def _subscriptions(tenant_id: int) -> list[tuple[int, list[str]]]:
     return [tuple(row) for row in rows]
 
 
+def subscribed(tenant_id: int | None, event_type: str) -> bool:
+    """Whether any active subscription of the tenant wants `event_type` (one cache read)."""
+    return tenant_id is not None and any(event_type in types for _pk, types in _subscriptions(tenant_id))
+
+
 # --- Events into deliveries -----------------------------------------------------------------------------------------
 def emit(
     event_type: str, *, tenant_id: int | None, data: dict[str, Any] | Callable[[], dict[str, Any]]
