@@ -25,6 +25,7 @@ import argparse
 import os
 import sys
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenant", default="Bench Tenant")
     parser.add_argument("--count", type=int, default=1000, help="customers per batch")
+    parser.add_argument("--explain", type=int, default=0, help="print the N most frequent query shapes of each step")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings")
@@ -47,7 +49,6 @@ def main() -> None:
     django.setup()
     from django.db import connection, transaction
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from accounts.models import Tenant, User
     from accounts.tenancy import tenant_scope, unscoped
@@ -58,7 +59,7 @@ def main() -> None:
 
     with unscoped("the bench picks its tenant"):
         tenant = Tenant.objects.get(name=args.tenant)
-        admin = User.objects.filter(tenant=tenant, role="tenant_admin", is_active=True).order_by("pk").first()
+        admin = User.objects.filter(tenant=tenant, groups__name="tenant_admin", is_active=True).order_by("pk").first()
     with tenant_scope(tenant):
         total = Customer.objects.alive().count()
         offset = max(0, total // 2 - args.count // 2)
@@ -81,21 +82,38 @@ def main() -> None:
     results = []
 
     def timed(label, func):
-        with transaction.atomic():
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                detail = func()
-                seconds = time.perf_counter() - started
+        shapes: Counter[str] = Counter()
+        sql_seconds = [0.0]
+
+        def count(execute, sql, params, many, context):
+            shapes[" ".join(sql.split()[:4])[:70]] += 1
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                sql_seconds[0] += time.perf_counter() - started
+
+        with transaction.atomic(), connection.execute_wrapper(count):
+            started = time.perf_counter()
+            detail = func()
+            seconds = time.perf_counter() - started
             transaction.set_rollback(True)
-        results.append((label, seconds, len(queries), detail))
+        queries = sum(shapes.values())
+        results.append((label, seconds, queries, detail))
         verdict = "ok" if seconds <= GOAL_SECONDS else "OVER GOAL"
-        print(f"{label:<58} {seconds:7.2f} s  {len(queries):6d} queries  {detail}  [{verdict}]", flush=True)
+        print(
+            f"{label:<58} {seconds:7.2f} s  {queries:6d} queries ({sql_seconds[0]:.2f} s SQL)  {detail}  [{verdict}]",
+            flush=True,
+        )
+        if args.explain or seconds > GOAL_SECONDS:
+            for shape, n in shapes.most_common(args.explain or 8):
+                print(f"      {n:6d} × {shape}")
 
     def bulk_post(data):
         response = client.post("/customers/bulk/", {"ids": id_list, "next": "/customers/", **data})
         assert response.status_code == 302, response.status_code
         messages = [str(m) for m in response.wsgi_request._messages]
-        return messages[0] if messages else response["Location"]
+        return messages[-1] if messages else response["Location"]
 
     def assign():
         return bulk_post({"action": "assign", "manager": target.pk})
