@@ -83,15 +83,19 @@ def main() -> None:
 
     def timed(label, func):
         shapes: Counter[str] = Counter()
+        shape_seconds: Counter[str] = Counter()
         sql_seconds = [0.0]
 
         def count(execute, sql, params, many, context):
-            shapes[" ".join(sql.split()[:4])[:70]] += 1
+            shape = " ".join(sql.split()[:4])[:70]
+            shapes[shape] += 1
             started = time.perf_counter()
             try:
                 return execute(sql, params, many, context)
             finally:
-                sql_seconds[0] += time.perf_counter() - started
+                spent = time.perf_counter() - started
+                sql_seconds[0] += spent
+                shape_seconds[shape] += spent
 
         with transaction.atomic(), connection.execute_wrapper(count):
             started = time.perf_counter()
@@ -107,7 +111,7 @@ def main() -> None:
         )
         if args.explain or seconds > GOAL_SECONDS:
             for shape, n in shapes.most_common(args.explain or 8):
-                print(f"      {n:6d} × {shape}")
+                print(f"      {n:6d} × {shape_seconds[shape]:6.2f} s  {shape}")
 
     def bulk_post(data):
         response = client.post("/customers/bulk/", {"ids": id_list, "next": "/customers/", **data})
