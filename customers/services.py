@@ -252,13 +252,30 @@ def customer_update(*, actor: User, customer: Customer, data: dict[str, Any], re
 
 @transaction.atomic
 def customer_reassign(*, actor: User, customers: Iterable[Customer], manager: User, request=None) -> int:
-    """Bulk action: give several customers to one manager; returns how many changed."""
-    changed = 0
-    for customer in customers:
-        if customer.assigned_manager_id != manager.pk:
-            customer_update(actor=actor, customer=customer, data={"assigned_manager": manager}, request=request)
-            changed += 1
-    return changed
+    """Bulk action: give several customers to one manager; returns how many changed.
+
+    The rules of `customer_update` for a manager change, checked once for the batch (the assign permission, an
+    active manager of the customers' tenant); each row is one narrow UPDATE through `save(update_fields=...)`, so
+    the post_save receivers (list cache, webhooks) still see every change; both audit entries of every customer go
+    in one bulk INSERT. (Per-row `customer_update` re-validated every field, checked duplicates and opened four
+    savepoints per customer: about 10 ms each, 10 s for 1,000.) Pass the customers with `assigned_manager` loaded.
+    """
+    moving = [customer for customer in customers if customer.assigned_manager_id != manager.pk]
+    if not moving:
+        return 0
+    if not actor.has_perm("customers.assign_customer"):
+        raise PermissionDenied(_("Only a lead or an administrator can reassign customers."))
+    for customer in moving:
+        _check_manager(manager, customer)
+    entries = []
+    for customer in moving:
+        changes = {"assigned_manager": (customer.assigned_manager, manager)}
+        customer.assigned_manager = manager
+        customer.save(update_fields=["assigned_manager", "updated_at"])
+        for action in ("crm.customer.updated", "crm.customer.reassigned"):
+            entries.append(audit_entry(action=action, actor=actor, obj=customer, changes=changes, request=request))
+    audit_record_many(entries)
+    return len(moving)
 
 
 @transaction.atomic
