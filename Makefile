@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 MYSQL_STAMP := $(VENV)/.installed-mysql
 WANT_MYSQL := $(if $(filter mysql://% mariadb://%,$(DATABASE_URL)),$(MYSQL_STAMP),)
 
-.PHONY: run test lint format migrate demo bench run-prod messages clean venv
+.PHONY: run test lint format migrate demo bench bench-batch loadtest run-prod messages clean venv
 
 venv: $(STAMP) $(WANT_MYSQL)
 
@@ -58,6 +58,15 @@ run-prod: venv
 bench: venv
 	$(BIN)/python bench/run.py
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///data/bench.sqlite3} $(BIN)/python bench/cold_list.py
+
+## Batch operations on 1,000 customers of the bench tenant (make it first with `bench/run.py --skip-http`).
+bench-batch: venv
+	$(BIN)/python bench/batch_bench.py
+
+## Locust, 500 users for 10 minutes against gunicorn + Celery on loopback (needs DATABASE_URL and REDIS_URL).
+loadtest: venv
+	$(BIN)/python -c "import locust" 2>/dev/null || $(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	bench/loadtest.sh
 
 ## Refresh the translation catalogs after changing strings (needs GNU gettext).
 messages: venv

@@ -84,7 +84,7 @@ class AuditLogAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
 
 @admin.register(JobRun)
 class JobRunAdmin(TenantScopedAdminMixin, ReadOnlyAdmin):
-    list_display = ["started_at", "job_name", "tenant", "status", "finished_at", "counts"]
+    list_display = ["started_at", "job_name", "tenant", "status", "heartbeat_at", "finished_at", "counts", "error"]
     list_filter = ["status", "job_name"]
     search_fields = ["job_name", "error", "trace_id"]
 

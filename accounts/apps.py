@@ -62,3 +62,12 @@ class AccountsConfig(AppConfig):
                 per_tenant=False,
             )
         )
+        jobs.register(
+            Job(
+                "sweep_job_runs",
+                "accounts.tasks.sweep_job_runs",
+                _("Mark job runs whose worker was lost as abandoned"),
+                schedule=crontab(minute="*/10"),
+                per_tenant=False,
+            )
+        )

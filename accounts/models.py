@@ -178,6 +178,8 @@ class JobRun(TenantOwnedModel):
         RUNNING = "running", _("running")
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
+        # The worker died (SIGKILL, OOM, machine lost) before it could close the run: found by the sweeper.
+        ABANDONED = "abandoned", _("abandoned (worker lost)")
 
     tenant = models.ForeignKey(
         Tenant,
@@ -192,6 +194,9 @@ class JobRun(TenantOwnedModel):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Touched while the run is alive (a heartbeat thread, and `accounts.services.job_heartbeat` per chunk); a
+    # running row whose heartbeat is older than JOB_ABANDONED_AFTER_SECONDS is marked abandoned by the sweeper.
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
     trace_id = models.CharField(_("trace id"), max_length=64, blank=True)
@@ -201,6 +206,7 @@ class JobRun(TenantOwnedModel):
         verbose_name = _("job run")
         verbose_name_plural = _("job runs")
         ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="job_runs_status_heartbeat")]
 
     def __str__(self) -> str:
         return f"{self.job_name} {self.started_at:%Y-%m-%d %H:%M}"

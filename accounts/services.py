@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -209,15 +211,77 @@ def notification_mark_read(*, user: User, notification_id: int | None = None) ->
     return queryset.update(read_at=timezone.now())
 
 
+class JobCounts(dict):
+    """The counts a job body fills; `beat()` is its heartbeat (call it per chunk: it also shows the progress)."""
+
+    def __init__(self, run_id: int):
+        super().__init__()
+        self.run_id = run_id
+
+    def beat(self) -> None:
+        job_heartbeat(self.run_id, counts=dict(self))
+
+
+class _Heartbeat(threading.Thread):
+    """Touches the run's heartbeat every `interval` seconds while the job body runs (its own DB connection).
+
+    A worker killed with SIGKILL takes this thread with it, so the heartbeat stops and the sweeper finds the run.
+    """
+
+    def __init__(self, run_id: int, interval: float):
+        super().__init__(name=f"job-run-{run_id}-heartbeat", daemon=True)
+        self.run_id = run_id
+        self.interval = interval
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connections
+
+        try:
+            while not self.done.wait(self.interval):
+                try:
+                    job_heartbeat(self.run_id)
+                except Exception:  # a missed beat is retried at the next interval; never kill the job for it
+                    logger.warning("job run %s: heartbeat failed", self.run_id, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(timeout=5)
+
+
+def job_heartbeat(run_id: int, counts: dict | None = None) -> bool:
+    """Mark a running job run as alive now (and store its counts so far); False when it is no longer running."""
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if counts is not None:
+        fields["counts"] = counts
+    with unscoped("a job run's heartbeat, for any tenant"):
+        return bool(JobRun.objects.filter(pk=run_id, status=JobRun.Status.RUNNING).update(**fields))
+
+
 @contextmanager
-def job_run(job_name: str, tenant: Tenant | None = None) -> Iterator[dict[str, int]]:
-    """Record one run of a job. The block fills the yielded dict with counts; an exception marks it failed."""
+def job_run(job_name: str, tenant: Tenant | None = None) -> Iterator[JobCounts]:
+    """Record one run of a job. The block fills the yielded dict with counts; an exception marks it failed.
+
+    While the block runs a heartbeat thread touches `heartbeat_at` every JOB_HEARTBEAT_SECONDS, so a run whose
+    worker died is found by `job_runs_sweep`. A run the sweeper already marked abandoned that finishes after all
+    is closed with its real outcome.
+    """
     with unscoped("job runs are written for every tenant and for global jobs"):
-        run = JobRun.objects.create(job_name=job_name, tenant=tenant, trace_id=current_trace_id())
-    counts: dict[str, int] = {}
+        run = JobRun.objects.create(
+            job_name=job_name, tenant=tenant, trace_id=current_trace_id(), heartbeat_at=timezone.now()
+        )
+    counts = JobCounts(run.pk)
+    interval = getattr(settings, "JOB_HEARTBEAT_SECONDS", 60)
+    heartbeat = _Heartbeat(run.pk, interval) if interval > 0 else None
+    if heartbeat is not None:
+        heartbeat.start()
     try:
         yield counts
     except Exception as exc:
+        if heartbeat is not None:
+            heartbeat.stop()
         with unscoped("closing a job run record"):
             JobRun.objects.filter(pk=run.pk).update(
                 status=JobRun.Status.FAILED,
@@ -226,10 +290,40 @@ def job_run(job_name: str, tenant: Tenant | None = None) -> Iterator[dict[str, i
                 error="".join(traceback.format_exception_only(exc)).strip()[:4000],
             )
         raise
+    finally:
+        if heartbeat is not None:
+            heartbeat.stop()
     with unscoped("closing a job run record"):
         JobRun.objects.filter(pk=run.pk).update(
-            status=JobRun.Status.SUCCEEDED, finished_at=timezone.now(), counts=counts
+            status=JobRun.Status.SUCCEEDED, finished_at=timezone.now(), counts=counts, error=""
         )
+
+
+WORKER_LOST = "worker lost: no heartbeat for more than {seconds} s (last sign of life {last}); marked abandoned"
+
+
+def job_runs_sweep(*, now=None, stale_after: int | None = None) -> dict[str, int]:
+    """Mark running job runs whose heartbeat (or start, without one) is older than the threshold as abandoned.
+
+    Idempotent: an abandoned run is no longer `running`, so a second sweep changes nothing. Runs of every
+    tenant are swept (a global job). A rerun of the same job is never blocked by an abandoned run.
+    """
+    now = now or timezone.now()
+    stale_after = stale_after if stale_after is not None else getattr(settings, "JOB_ABANDONED_AFTER_SECONDS", 900)
+    cutoff = now - timedelta(seconds=stale_after)
+    stale = models.Q(heartbeat_at__lt=cutoff) | models.Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    abandoned = 0
+    with unscoped("the sweeper closes job runs of every tenant"):
+        for run in JobRun.objects.filter(stale, status=JobRun.Status.RUNNING).only("pk", "heartbeat_at", "started_at"):
+            last = run.heartbeat_at or run.started_at
+            error = WORKER_LOST.format(seconds=stale_after, last=last.isoformat(timespec="seconds"))
+            # Conditional on the row still running: a run that closed meanwhile keeps its real outcome.
+            abandoned += JobRun.objects.filter(stale, pk=run.pk, status=JobRun.Status.RUNNING).update(
+                status=JobRun.Status.ABANDONED, finished_at=now, error=error
+            )
+    if abandoned:
+        logger.warning("job runs marked abandoned (worker lost): %s", abandoned)
+    return {"abandoned": abandoned}
 
 
 class TenantExists(Exception):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Notification, Tenant
-from accounts.services import job_run
+from accounts.services import job_run, job_runs_sweep
 from crm_project.tasks import TenantTask
 
 
@@ -42,4 +42,12 @@ def flush_expired_tokens() -> dict:
     with job_run("flush_expired_tokens") as counts:
         deleted, _detail = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
         counts["deleted"] = deleted
+    return counts
+
+
+@shared_task(name="accounts.tasks.sweep_job_runs")
+def sweep_job_runs() -> dict:
+    """Mark job runs whose worker died (no heartbeat for JOB_ABANDONED_AFTER_SECONDS) as abandoned (global)."""
+    with job_run("sweep_job_runs") as counts:
+        counts.update(job_runs_sweep())
     return counts

@@ -187,6 +187,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The worker logs through LOGGING (and its personal-data mask) instead of replacing the root handlers with its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Job runs: a heartbeat while the job runs; a running row silent for longer is "abandoned" (worker lost).
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 60, minimum=0)
+JOB_ABANDONED_AFTER_SECONDS = env_int("JOB_ABANDONED_AFTER_SECONDS", 900, minimum=1)
 
 # --- Auth -----------------------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -93,14 +93,23 @@ wait "$WORKER_PID" 2>/dev/null || true
 WORKER_PID=""
 echo "== after SIGKILL mid-scoring:"
 counts
-echo "== the job run record of the killed run:"
-$PY manage.py shell -c "
+show_runs() {
+  $PY manage.py shell -c "
 from accounts.models import JobRun
 from accounts.tenancy import unscoped
 with unscoped('drill'):
     for run in JobRun.objects.filter(job_name='score_customers').order_by('pk'):
-        print(run.pk, run.status, run.started_at, run.finished_at)
+        print(run.pk, run.status, run.started_at, run.heartbeat_at, run.finished_at, run.error[:90])
 " 2>/dev/null || true
+}
+echo "== the job run record of the killed run (still running: nobody closed it):"
+show_runs
+# The sweeper (beat runs it every 10 minutes, threshold JOB_ABANDONED_AFTER_SECONDS, 900 s) finds the silent run;
+# the drill shortens the threshold to 2 s instead of waiting 15 minutes.
+sleep 3
+echo "== sweeper (manage.py run_job sweep_job_runs, threshold 2 s):"
+JOB_ABANDONED_AFTER_SECONDS=2 $PY manage.py run_job sweep_job_runs 2>/dev/null
+show_runs
 echo "== rerun (manage.py run_job score_customers):"
 $PY manage.py run_job score_customers --tenant "Drill Ops" 2>/dev/null | tee "$WORK/rerun.txt"
 scored=$(grep -o '"scored": [0-9]*' "$WORK/rerun.txt" | grep -o '[0-9]*$')
