@@ -74,9 +74,16 @@ class Command(BaseCommand):
         parser.add_argument("--chunk", type=int, default=2000, help="customers per transaction")
         parser.add_argument("--steps", default="", help="comma-separated step keys (default: customers and all)")
         parser.add_argument("--check", action="store_true", help="run the consistency check at the end")
+        parser.add_argument(
+            "--budget-minutes",
+            dest="budget",
+            type=float,
+            default=0,
+            help="stop at a chunk boundary after this long (0: no limit); a rerun continues where it stopped",
+        )
 
     def handle(self, *args, tenant, customers, tickets, communications, health_rows, months, seed, chunk, steps,
-               check, **options):  # fmt: skip
+               check, budget=0, **options):  # fmt: skip
         for name, value in (("customers", customers), ("tickets", tickets), ("communications", communications),
                             ("health-rows", health_rows), ("months", months), ("chunk", chunk)):  # fmt: skip
             if value < 0 or (name in {"months", "chunk"} and value == 0):
@@ -96,6 +103,7 @@ class Command(BaseCommand):
             chunk=chunk,
             now=timezone.now().replace(microsecond=0),
             log=self.stdout.write,
+            deadline=time.monotonic() + budget * 60 if budget else None,
         )
         report = []
         total_started = time.monotonic()
@@ -125,6 +133,8 @@ class Command(BaseCommand):
                 counts[step.key] = result.get("rows", 0)
                 report.append((step.key, result.get("rows", 0), elapsed, models))
                 self._line(*report[-1], extra=result)
+                if plan.stopped:
+                    break
             if check and apps.is_installed("analytics"):
                 from django.utils.module_loading import import_string
 
