@@ -49,7 +49,7 @@ TABLES = [
     "customer_service_records",
     "customer_communications",
     "customer_health_scores",
-    "service_daily_rollups",
+    "customer_service_daily_rollup",
 ]
 
 
