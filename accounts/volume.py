@@ -9,6 +9,8 @@ tuple and no per-value adaptation.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -79,6 +81,9 @@ _LITERAL = {
 }
 
 
+_deferred = threading.local()  # .statements: a list while a pipelined chunk is being built (chunked_write)
+
+
 def insert_rows(model, columns: list[str], rows, *, batch: int = 5000, statement_bytes: int = 2**20) -> int:
     """Multi-row INSERT of `rows` (tuples in `columns` order) into the model's table, in the caller's transaction;
     the other columns take their model defaults. Values are None, bools, ints, floats or strings in the database's
@@ -86,7 +91,8 @@ def insert_rows(model, columns: list[str], rows, *, batch: int = 5000, statement
 
     MariaDB/MySQL: the rows are rendered into multi-row INSERT statements of about `statement_bytes` here, with a
     type check and escaping per value (MySQLdb's own executemany adapts every value through a generic dispatch and
-    sends 64 KB statements: about 4x slower for 10M rows). Other databases: executemany with parameters."""
+    sends 64 KB statements: about 4x slower for 10M rows). Inside a pipelined `chunked_write` the statements are
+    handed to its writer thread instead of being run here. Other databases: executemany with parameters."""
     extra_columns, extra = defaults_for(model, columns)
     if extra_columns:
         columns = list(columns) + extra_columns
@@ -96,17 +102,23 @@ def insert_rows(model, columns: list[str], rows, *, batch: int = 5000, statement
     if connection.vendor == "mysql":
         head = f"INSERT INTO {table} ({names}) VALUES "
         literal = _LITERAL
-        with connection.cursor() as cursor:
-            parts, size = [], 0
-            for row in rows:
-                text = "(" + ",".join([literal[type(v)](v) for v in row]) + ")"
-                parts.append(text)
-                size += len(text) + 1
-                if size >= statement_bytes:
-                    cursor.execute(head + ",".join(parts))
-                    parts, size = [], 0
-            if parts:
-                cursor.execute(head + ",".join(parts))
+        statements, parts, size = [], [], 0
+        for row in rows:
+            text = "(" + ",".join([literal[type(v)](v) for v in row]) + ")"
+            parts.append(text)
+            size += len(text) + 1
+            if size >= statement_bytes:
+                statements.append(head + ",".join(parts))
+                parts, size = [], 0
+        if parts:
+            statements.append(head + ",".join(parts))
+        sink = getattr(_deferred, "statements", None)
+        if sink is not None:
+            sink.extend(statements)
+        else:
+            with connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
         return len(rows)
     sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
     written = 0
@@ -118,24 +130,73 @@ def insert_rows(model, columns: list[str], rows, *, batch: int = 5000, statement
     return written
 
 
-def chunked_write(plan: VolumePlan, key: str, ids: np.ndarray, todo: np.ndarray, write) -> int:
+class _Writer(threading.Thread):
+    """Runs the rendered statements of one chunk per transaction on its own connection, while the main thread builds
+    the next chunk (MySQLdb releases the GIL while the server works: the two cores both do useful work)."""
+
+    def __init__(self):
+        super().__init__(name="volume-writer", daemon=True)
+        self.chunks: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            while (statements := self.chunks.get()) is not None:
+                if self.error is None:
+                    with transaction.atomic(), connection.cursor() as cursor:
+                        for statement in statements:
+                            cursor.execute(statement)
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+            while self.chunks.get() is not None:
+                pass
+        finally:
+            connection.close()
+
+
+def chunked_write(plan: VolumePlan, key: str, ids: np.ndarray, todo: np.ndarray, write, *, pipelined=False) -> int:
     """Call `write(chunk_ids, chunk_index)` for the customers in `ids` whose `todo` is true, `plan.chunk` customers at a
     time, each chunk in one transaction (a chunk is written whole or not at all, so an interrupted run resumes at
-    the first missing chunk). Returns the rows written."""
+    the first missing chunk). Returns the rows written.
+
+    `pipelined` (a `write` whose only writes are `insert_rows`): on MariaDB/MySQL outside a transaction, a writer
+    thread runs chunk k's statements while chunk k+1 is built."""
     written = 0
     selected = ids[todo]
     started = time.monotonic()
-    for number, start in enumerate(range(0, len(selected), plan.chunk)):
-        if plan.deadline is not None and time.monotonic() > plan.deadline:
-            plan.stopped = True
-            plan.say(f"  {key}: time budget spent after {start}/{len(selected)} customers; rerun to continue")
-            break
-        part = selected[start : start + plan.chunk]
-        with transaction.atomic():
-            written += write(part, number)
-        if number % 10 == 9:
-            elapsed = time.monotonic() - started
-            plan.say(f"  {key}: {start + len(part)}/{len(selected)} customers, {written} rows, {elapsed:.0f} s")
+    writer = None
+    if pipelined and connection.vendor == "mysql" and not connection.in_atomic_block:
+        writer = _Writer()
+        writer.start()
+    try:
+        for number, start in enumerate(range(0, len(selected), plan.chunk)):
+            if plan.deadline is not None and time.monotonic() > plan.deadline:
+                plan.stopped = True
+                plan.say(f"  {key}: time budget spent after {start}/{len(selected)} customers; rerun to continue")
+                break
+            part = selected[start : start + plan.chunk]
+            if writer is not None:
+                _deferred.statements = []
+                try:
+                    written += write(part, number)
+                    statements = _deferred.statements
+                finally:
+                    _deferred.statements = None
+                if writer.error is not None:
+                    break
+                writer.chunks.put(statements)
+            else:
+                with transaction.atomic():
+                    written += write(part, number)
+            if number % 10 == 9:
+                elapsed = time.monotonic() - started
+                plan.say(f"  {key}: {start + len(part)}/{len(selected)} customers, {written} rows, {elapsed:.0f} s")
+    finally:
+        if writer is not None:
+            writer.chunks.put(None)
+            writer.join()
+    if writer is not None and writer.error is not None:
+        raise writer.error
     return written
 
 

@@ -136,7 +136,7 @@ def run(tenant, plan: VolumePlan, frame: Frame) -> dict:
             )
         return insert_rows(Communication, COLUMNS, rows)
 
-    written = chunked_write(plan, "communications", frame.ids, need > 0, write)
+    written = chunked_write(plan, "communications", frame.ids, need > 0, write, pipelined=True)
     counts = {"rows": written, "target": int(target.sum()), "max_per_customer": int(target.max(initial=0))}
     counts["last_contact_set"] = refresh_last_contact(frame)
     return counts

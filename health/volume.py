@@ -138,7 +138,7 @@ def run(tenant, plan: VolumePlan, frame: Frame) -> dict:
             )
         return insert_rows(CustomerHealthScore, COLUMNS, rows)
 
-    written = chunked_write(plan, "health", frame.ids, todo, write)
+    written = chunked_write(plan, "health", frame.ids, todo, write, pipelined=True)
     counts = {"rows": written, "days_per_customer": int(days.max(initial=0))}
     counts["health_score_set"] = refresh_health_score()
     return counts

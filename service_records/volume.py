@@ -206,7 +206,7 @@ def run(tenant, plan: VolumePlan, frame: Frame) -> dict:
             )
         return insert_rows(ServiceRecord, COLUMNS, rows)
 
-    written = chunked_write(plan, "tickets", frame.ids, need > 0, write)
+    written = chunked_write(plan, "tickets", frame.ids, need > 0, write, pipelined=True)
     counts = {"rows": written, "target": int(target.sum()), "max_per_customer": int(target.max(initial=0))}
     counts["median_per_customer"] = float(np.median(target[target > 0])) if (target > 0).any() else 0.0
     counted = ServiceDailyRollup.objects.filter(span="m").aggregate(n=Sum("tickets"))["n"] or 0
