@@ -16,7 +16,7 @@ import os
 import random
 import sys
 import time
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,20 +154,28 @@ def queries(tenant_id: int, customers: list[int], today, samples: int) -> None:
     print(f"  communications, tenant-wide sentiment of {month_start:%Y-%m} (3 runs):", pct(times))
 
 
+def full_month(table: str, column: str, tenant_id: int):
+    """The oldest month holding at least half as many rows as the fullest one (a representative month to purge)."""
+    rows = q(
+        f"SELECT DATE_FORMAT({column}, '%%Y-%%m-01') m, COUNT(*) FROM `{table}` WHERE tenant_id = %s GROUP BY m "
+        "ORDER BY m",
+        [tenant_id],
+    )
+    most = max(n for _m, n in rows)
+    month = next(date.fromisoformat(m) for m, n in rows if n >= most / 2)
+    return month, (month + timedelta(days=32)).replace(day=1)
+
+
 def purge(tenant_id: int) -> None:
-    print(f"\n## Retention purge of the oldest month: DELETE (rolled back) vs DROP PARTITION (load {load()})")
+    print(f"\n## Retention purge of one month: DELETE (rolled back) vs DROP PARTITION (load {load()})")
     for table, column in (("customer_health_scores", "score_date"), ("customer_communications", "communication_date")):
-        first = q(f"SELECT MIN({column}) FROM `{table}` WHERE tenant_id = %s", [tenant_id])[0][0]
-        start = first.replace(day=1) if hasattr(first, "day") else first
-        start = start.date() if hasattr(start, "date") else start
-        end = (start + timedelta(days=32)).replace(day=1)
-        rows = q(f"SELECT COUNT(*) FROM `{table}` WHERE tenant_id = %s AND {column} < %s", [tenant_id, end])[0][0]
+        start, end = full_month(table, column, tenant_id)
+        where = f"WHERE tenant_id = %s AND {column} >= %s AND {column} < %s"
+        rows = q(f"SELECT COUNT(*) FROM `{table}` {where}", [tenant_id, start, end])[0][0]
         began = time.perf_counter()
         try:
             with transaction.atomic():
-                deleted = connection.cursor().execute(
-                    f"DELETE FROM `{table}` WHERE tenant_id = %s AND {column} < %s", [tenant_id, end]
-                )
+                deleted = connection.cursor().execute(f"DELETE FROM `{table}` {where}", [tenant_id, start, end])
                 spent = time.perf_counter() - began
                 raise RuntimeError("roll back")
         except RuntimeError:
@@ -178,12 +186,27 @@ def purge(tenant_id: int) -> None:
             f"with the rollback {total:.1f} s"
         )
 
+    # What the retention job does today: the ORM delete of the expired communications (it cascades to analyses and
+    # follow-ups, so Django collects the ids first), rolled back.
+    from communications.models import Communication
+
+    start, end = full_month("customer_communications", "communication_date", tenant_id)
+    began = time.perf_counter()
+    try:
+        with transaction.atomic(), tenant_scope(Tenant.objects.get(pk=tenant_id)):
+            since, until = (timezone.make_aware(datetime(d.year, d.month, 1)) for d in (start, end))
+            purged = Communication.objects.filter(communication_date__gte=since, communication_date__lt=until).delete()
+            spent = time.perf_counter() - began
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    print(f"  communications of {start:%Y-%m}: ORM delete (the retention job's way) {purged}: {spent:.1f} s")
+
     # A partitioned copy of the health table (monthly RANGE partitions), loaded with the same oldest month.
     q("DROP TABLE IF EXISTS vol_part_health")
     q("CREATE TABLE vol_part_health LIKE customer_health_scores")
     q("ALTER TABLE vol_part_health MODIFY id BIGINT NOT NULL, DROP PRIMARY KEY, ADD PRIMARY KEY (id, score_date)")
-    first = q("SELECT MIN(score_date) FROM customer_health_scores WHERE tenant_id = %s", [tenant_id])[0][0]
-    start = first.replace(day=1)
+    start, _end = full_month("customer_health_scores", "score_date", tenant_id)
     bounds = [start]
     for _ in range(5):
         bounds.append((bounds[-1] + timedelta(days=32)).replace(day=1))
@@ -194,8 +217,9 @@ def purge(tenant_id: int) -> None:
     q(f"ALTER TABLE vol_part_health PARTITION BY RANGE (TO_DAYS(score_date)) ({parts}, {maxvalue})")
     began = time.perf_counter()
     q(
-        "INSERT INTO vol_part_health SELECT * FROM customer_health_scores WHERE tenant_id = %s AND score_date < %s",
-        [tenant_id, bounds[1]],
+        "INSERT INTO vol_part_health SELECT * FROM customer_health_scores WHERE tenant_id = %s AND score_date >= %s "
+        "AND score_date < %s",
+        [tenant_id, bounds[0], bounds[1]],
     )
     copy = time.perf_counter() - began
     rows = q("SELECT COUNT(*) FROM vol_part_health")[0][0]
