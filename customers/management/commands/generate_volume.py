@@ -140,9 +140,13 @@ class Command(BaseCommand):
 
                 found = import_string("analytics.consistency.drift")()
                 self.stdout.write("consistency drift: " + ", ".join(f"{k}={len(v)}" for k, v in found.items()))
-        self.stdout.write(
-            self.style.SUCCESS(f"Volume for '{tenant_obj.name}' in {time.monotonic() - total_started:.1f} s.")
-        )
+        elapsed = time.monotonic() - total_started
+        if plan.stopped:
+            self.stdout.write(
+                self.style.WARNING(f"Stopped after {elapsed:.1f} s (budget spent); run again to continue.")
+            )
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Volume for '{tenant_obj.name}' in {elapsed:.1f} s."))
 
     def _line(self, key, rows, elapsed, models, extra=None):
         rate = rows / elapsed if elapsed > 0 else 0
