@@ -133,3 +133,28 @@ def run_demo_steps(tenant, *, seed: int = 20250815, log: Callable[[str], Any] | 
             if log is not None:
                 log(f"demo step {step.key}: {result}")
     return context
+
+
+@dataclass(frozen=True)
+class VolumeStep:
+    """A part of the volume data set (`manage.py generate_volume`): `run(tenant, plan, frame) -> counts` inside
+    the tenant's scope, in weight order. Unlike a demo step it writes set-based (multi-row INSERTs in chunks, one
+    transaction a chunk) and tops up to the plan's targets, so a rerun after an interruption adds only what is
+    missing. `plan` holds the targets (accounts.volume.VolumePlan), `frame` the customers' arrays (customers.volume).
+    `run` may be a dotted path ("contracts.volume.run"), imported when the step runs (numpy stays out of startup);
+    `tables` names the models ("app.Model") whose table sizes the command reports after the step."""
+
+    key: str
+    run: Callable[[Any, Any, Any], dict] | str
+    weight: int = 100
+    tables: tuple = ()
+
+    def runner(self) -> Callable[[Any, Any, Any], dict]:
+        if isinstance(self.run, str):
+            from django.utils.module_loading import import_string
+
+            return import_string(self.run)
+        return self.run
+
+
+volume_steps: Registry[VolumeStep] = Registry("volume_steps")

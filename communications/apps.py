@@ -7,10 +7,15 @@ class CommunicationsConfig(AppConfig):
     verbose_name = _("Communications")
 
     def ready(self) -> None:
-        from accounts.registry import DemoStep, demo_steps
+        from accounts.registry import DemoStep, VolumeStep, demo_steps, volume_steps
         from communications import demo
 
         demo_steps.register(DemoStep("communications", demo.run, weight=30))
+        volume_steps.register(
+            VolumeStep(
+                "communications", "communications.volume.run", weight=30, tables=("communications.Communication",)
+            )
+        )
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {"communications.view_communication"}

@@ -7,10 +7,13 @@ class ContractsConfig(AppConfig):
     verbose_name = _("Contracts")
 
     def ready(self) -> None:
-        from accounts.registry import DemoStep, demo_steps
+        from accounts.registry import DemoStep, VolumeStep, demo_steps, volume_steps
         from contracts import demo
 
         demo_steps.register(DemoStep("contracts", demo.run, weight=10))
+        volume_steps.register(
+            VolumeStep("contracts", "contracts.volume.run", weight=10, tables=("contracts.Contract",))
+        )
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {"contracts.view_contract"}

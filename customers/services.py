@@ -698,3 +698,20 @@ def customers_figures_set(*, field: str, values: dict[int, Any], chunk: int = 10
     if updated:
         customers_changed(current_tenant().pk)  # the list pages show these figures: never serve them stale
     return updated
+
+
+RECOMPUTABLE_FIGURES = {"health_score", "ltv", "last_contact_date", "next_renewal_date"}
+
+
+def customers_figure_recompute(*, field: str, source, only_with_source=None) -> int:
+    """Set-based refresh of one denormalised figure of every alive customer of the active tenant after a bulk load
+    (the volume generator): one UPDATE ... SET field = (correlated subquery) instead of a value per customer.
+    `source` is an expression correlated on the customer's pk (Subquery(...OuterRef("pk")...)); with
+    `only_with_source` (an Exists) customers without a source row keep their figure."""
+    if field not in RECOMPUTABLE_FIGURES:
+        raise ValueError(f"{field} is not a denormalised figure")
+    rows = Customer.objects.alive()
+    if only_with_source is not None:
+        rows = rows.filter(only_with_source)
+    updated = rows.update(**{field: source})  # the change-tracking queryset invalidates the list cache
+    return updated

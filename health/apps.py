@@ -8,11 +8,14 @@ class HealthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts.registry import DemoStep, demo_steps
+        from accounts.registry import DemoStep, VolumeStep, demo_steps, volume_steps
         from health import demo
 
         demo_steps.register(DemoStep("health_usage", demo.usage, weight=40))
         demo_steps.register(DemoStep("health_history", demo.history, weight=90))
+        volume_steps.register(
+            VolumeStep("health_history", "health.volume.run", weight=90, tables=("health.CustomerHealthScore",))
+        )
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {"health.view_customerhealthscore"}

@@ -9,10 +9,18 @@ class ServiceRecordsConfig(AppConfig):
     verbose_name = _("Service records")
 
     def ready(self) -> None:
-        from accounts.registry import DemoStep, demo_steps
+        from accounts.registry import DemoStep, VolumeStep, demo_steps, volume_steps
         from service_records import demo
 
         demo_steps.register(DemoStep("service_records", demo.run, weight=20))
+        volume_steps.register(
+            VolumeStep(
+                "service_records",
+                "service_records.volume.run",
+                weight=20,
+                tables=("service_records.ServiceRecord", "service_records.ServiceDailyRollup"),
+            )
+        )
         from accounts.roles import CS_LEAD, CSM, FINANCE, TENANT_ADMIN, VIEWER, register_role_permissions
 
         read = {VIEW, "service_records.view_npsresponse", "service_records.view_servicereport"}
