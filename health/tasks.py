@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import JobRun
-from accounts.services import job_run
+from accounts.services import job_heartbeat, job_run
 from accounts.tenancy import unscoped
 from crm_project.tasks import TenantTask
 from health import services
@@ -45,7 +45,9 @@ def score_customers(tenant, day: str | None = None, chunk: int | None = None) ->
     ranges = services.score_ranges(chunk=chunk or FANOUT_CHUNK)
     if len(ranges) > 1 and _chord_available():
         with unscoped("the run record of a fan-out is closed by its chord callback"):
-            run = JobRun.objects.create(job_name="score_customers", tenant=tenant, counts={"chunks": len(ranges)})
+            run = JobRun.objects.create(
+                job_name="score_customers", tenant=tenant, counts={"chunks": len(ranges)}, heartbeat_at=timezone.now()
+            )
         header = [score_customers_chunk.s(tenant.pk, day_.isoformat(), lo, hi, run.pk) for lo, hi in ranges]
         chord(header)(score_customers_finish.s(tenant.pk, day_.isoformat(), run.pk))
         return {"chunks": len(ranges), "run": run.pk}
@@ -58,8 +60,11 @@ def score_customers(tenant, day: str | None = None, chunk: int | None = None) ->
 
 @shared_task(base=TenantTask, name="health.tasks.score_customers_chunk")
 def score_customers_chunk(tenant, day: str, first_id: int, last_id: int, run_id: int | None = None) -> dict:
-    """One id range of the nightly run (rows upserted: safe to retry)."""
+    """One id range of the nightly run (rows upserted: safe to retry). Each chunk is the run record's heartbeat,
+    so a fan-out whose worker was killed is marked abandoned by the sweeper, and a long healthy one is not."""
     try:
+        if run_id is not None:
+            job_heartbeat(run_id)
         return services.scores_save(date.fromisoformat(day), id_range=(first_id, last_id), refresh_ltv=False)
     except Exception as exc:
         if run_id is not None:
