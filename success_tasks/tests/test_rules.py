@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from accounts.tenancy import tenant_scope
 from communications import services as communication_services
@@ -279,7 +280,7 @@ def test_templates_are_not_an_injection_point(tenant, owner, csm):
         services.rule_save(actor=owner, rule=health_rule)
     bad = rule(tenant, "health_below")
     bad.title_template = "Fix {customer_name.__class__} {customer_name[0]}"
-    with pytest.raises(ValidationError, match="Unknown placeholder"), tenant_scope(tenant):
+    with pytest.raises(ValidationError, match="Unknown placeholder"), tenant_scope(tenant), translation.override("en"):
         services.rule_save(actor=owner, rule=bad)
     nightly(tenant)
     (task,) = tasks(tenant, rule__key="health_below")
