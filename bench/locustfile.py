@@ -60,8 +60,10 @@ def prepare() -> None:
     from accounts.tenancy import tenant_scope, unscoped
     from contracts.choices import ContractStatus
     from contracts.models import Contract
+    from customers.choices import CustomerStatus
     from customers.models import Customer, CustomerContact
     from portal import services as portal_services
+    from portal.auth import account_may_enter
     from portal.models import PortalAccount
 
     started = time.perf_counter()
@@ -117,12 +119,19 @@ def prepare() -> None:
             .values_list("contract_code", flat=True)[:1000]
         )
         portal = []
-        for account in PortalAccount.objects.order_by("pk"):  # e-mails are encrypted: compared after loading
-            if account.email.startswith("load-portal-"):
+        # e-mails are encrypted: compared after loading. Only accounts that may enter the portal (a customer lost
+        # since the last run, e.g. by the contract expiry job, has its portal closed: its users would only fail).
+        for account in PortalAccount.objects.select_related("customer").order_by("pk"):
+            if account.email.startswith("load-portal-") and account_may_enter(account):
                 portal.append({"email": account.email, "password": PASSWORD})
         if len(portal) < PORTAL_ACCOUNTS:
             taken = {p["email"] for p in portal}
-            candidates = Customer.objects.alive().filter(portal_accounts__isnull=True).order_by("pk")
+            candidates = (
+                Customer.objects.alive()
+                .filter(portal_accounts__isnull=True)
+                .exclude(status=CustomerStatus.LOST)
+                .order_by("pk")
+            )
             for customer in candidates[: PORTAL_ACCOUNTS * 2]:
                 if len(portal) >= PORTAL_ACCOUNTS:
                     break
