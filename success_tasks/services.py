@@ -342,6 +342,25 @@ class Firing:
     trigger_key: str | None = None
 
 
+def _task_from(rule, customer, firing, facts, assignee, now) -> CustomerSuccessTask:
+    """The unsaved task a rule firing makes (one customer, or one of a chunk's)."""
+    return CustomerSuccessTask(
+        customer=customer,
+        task_title=templating.render(rule.title_template, facts)[:200] or rule.name[:200],
+        task_description=templating.render(rule.description_template, facts)[:10000],
+        task_type=rule.task_type,
+        priority=rule.priority,
+        assigned_to=assignee,
+        due_date=now + timedelta(days=rule.due_in_days),
+        auto_generated=True,
+        trigger_condition=f"{rule.name}: {firing.condition}"[:200],
+        rule=rule,
+        open_rule=rule,
+        trigger_key=firing.trigger_key,
+        created_at=now,
+    )
+
+
 def _facts(rule: PlaybookRule, customer: Customer, firing: Firing) -> dict[str, Any]:
     manager = customer.assigned_manager
     return {
@@ -379,21 +398,7 @@ def rule_fire(
         logger.warning("rule %s: nobody to assign customer %s to", rule.pk, customer.pk)
         return None
     facts = _facts(rule, customer, firing)
-    task = CustomerSuccessTask(
-        customer=customer,
-        task_title=templating.render(rule.title_template, facts)[:200] or rule.name[:200],
-        task_description=templating.render(rule.description_template, facts)[:10000],
-        task_type=rule.task_type,
-        priority=rule.priority,
-        assigned_to=assignee,
-        due_date=now + timedelta(days=rule.due_in_days),
-        auto_generated=True,
-        trigger_condition=f"{rule.name}: {firing.condition}"[:200],
-        rule=rule,
-        open_rule=rule,
-        trigger_key=firing.trigger_key,
-        created_at=now,
-    )
+    task = _task_from(rule, customer, firing, facts, assignee, now)
     try:
         with transaction.atomic():
             task.save()
@@ -469,23 +474,7 @@ def rules_fire_many(
             logger.warning("rule %s: nobody to assign customer %s to", rule.pk, customer.pk)
             continue
         facts = _facts(rule, customer, firing)
-        tasks.append(
-            CustomerSuccessTask(
-                customer=customer,
-                task_title=templating.render(rule.title_template, facts)[:200] or rule.name[:200],
-                task_description=templating.render(rule.description_template, facts)[:10000],
-                task_type=rule.task_type,
-                priority=rule.priority,
-                assigned_to=assignee,
-                due_date=now + timedelta(days=rule.due_in_days),
-                auto_generated=True,
-                trigger_condition=f"{rule.name}: {firing.condition}"[:200],
-                rule=rule,
-                open_rule=rule,
-                trigger_key=firing.trigger_key,
-                created_at=now,
-            )
-        )
+        tasks.append(_task_from(rule, customer, firing, facts, assignee, now))
     try:
         with transaction.atomic():
             CustomerSuccessTask.objects.bulk_create(tasks, batch_size=1000)
