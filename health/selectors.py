@@ -23,6 +23,19 @@ from service_records.models import ServiceRecord
 PERIOD_DAYS = {"1m": 30, "3m": 91, "6m": 183, "12m": 365}
 
 
+def _invoice_figures(today, year_ago, half) -> dict:
+    """Invoice aggregates of the value analysis (one customer's or grouped per customer): revenue of the last half
+    year, of the half before and of 12 months; invoices due in 12 months and how many of them were paid late."""
+    due = Q(due_date__gt=year_ago, due_date__lte=today)
+    return {
+        "recent": Sum("amount", filter=Q(issue_date__gt=half, issue_date__lte=today)),
+        "before": Sum("amount", filter=Q(issue_date__gt=year_ago, issue_date__lte=half)),
+        "revenue_12m": Sum("amount", filter=Q(issue_date__gt=year_ago, issue_date__lte=today)),
+        "due": Count("id", filter=due),
+        "late": Count("id", filter=due & (Q(paid_date__isnull=True) | Q(paid_date__gt=F("due_date")))),
+    }
+
+
 def latest_score(customer: Customer) -> CustomerHealthScore | None:
     return CustomerHealthScore.objects.filter(customer=customer).order_by("-score_date").first()
 
@@ -86,17 +99,7 @@ def value_analysis(customer: Customer, *, today: date | None = None) -> dict[str
     invoices = Invoice.objects.filter(contract__customer=customer).exclude(status=InvoiceStatus.CANCELLED)
     year_ago = today - timedelta(days=365)
     half = today - timedelta(days=183)
-    figures = invoices.aggregate(
-        recent=Sum("amount", filter=Q(issue_date__gt=half, issue_date__lte=today)),
-        before=Sum("amount", filter=Q(issue_date__gt=year_ago, issue_date__lte=half)),
-        revenue_12m=Sum("amount", filter=Q(issue_date__gt=year_ago, issue_date__lte=today)),
-        due=Count("id", filter=Q(due_date__gt=year_ago, due_date__lte=today)),
-        late=Count(
-            "id",
-            filter=Q(due_date__gt=year_ago, due_date__lte=today)
-            & (Q(paid_date__isnull=True) | Q(paid_date__gt=F("due_date"))),
-        ),
-    )
+    figures = invoices.aggregate(**_invoice_figures(today, year_ago, half))
     score = latest_score(customer)
     return _value_result(
         customer_id=customer.pk,
@@ -228,17 +231,7 @@ def value_analyses(customers: list[Customer], *, today: date | None = None, chun
             for row in Invoice.objects.filter(contract__customer_id__in=ids)
             .exclude(status=InvoiceStatus.CANCELLED)
             .values("contract__customer_id")
-            .annotate(
-                recent=Sum("amount", filter=Q(issue_date__gt=half, issue_date__lte=today)),
-                before=Sum("amount", filter=Q(issue_date__gt=year_ago, issue_date__lte=half)),
-                revenue_12m=Sum("amount", filter=Q(issue_date__gt=year_ago, issue_date__lte=today)),
-                due=Count("id", filter=Q(due_date__gt=year_ago, due_date__lte=today)),
-                late=Count(
-                    "id",
-                    filter=Q(due_date__gt=year_ago, due_date__lte=today)
-                    & (Q(paid_date__isnull=True) | Q(paid_date__gt=F("due_date"))),
-                ),
-            )
+            .annotate(**_invoice_figures(today, year_ago, half))
             .order_by()
         }
         tickets = dict(
